@@ -1,0 +1,208 @@
+"""Command line: ``ganlab train``, ``ganlab sample``, ``ganlab info`` (also ``python -m ganlab``).
+
+A thin wrapper over the Python API: every option maps to a field of ``ganlab.config`` or an
+argument of ``ganlab.training.Trainer``. Errors a user can fix are printed as one clear line
+(exit status 2), not as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ganlab.profiles import PROFILES
+
+TRAINABLE = ("vanilla", "dcgan", "lsgan", "progan")
+
+EPILOG = """examples:
+  ganlab train dcgan --data shapes --steps 1500 --out runs/dcgan
+  ganlab train dcgan --steps 3000 --out runs/dcgan --resume     # continue to 3000 steps
+  ganlab train lsgan --data ring8 --steps 3000 --out runs/ring
+  ganlab train progan --data shapes --resolution 32 --out runs/progan --gif
+  ganlab sample runs/dcgan --n 64 --seed 0 --out grid.png
+  ganlab info runs/dcgan
+"""
+
+
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {n}")
+    return n
+
+
+def _non_negative(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {n}")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ganlab", description="Train and sample the GANs of the ganlab course.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,sample,info}")
+
+    t = sub.add_parser("train", help="train a model (or resume a run)",
+                       description="Train a GAN. --steps is the run's total number of steps; "
+                       "with --resume an existing run continues until it has done that many.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    t.add_argument("model", choices=TRAINABLE, help="which GAN to train")
+    t.add_argument("--data", help="digits, shapes, ring8, grid25, mnist, fashion-mnist, cifar10, "
+                   "celeba or folder:PATH (default: the profile's data set for the model)")
+    t.add_argument("--steps", type=_positive, help="total training steps (default: the preset's)")
+    t.add_argument("--out", required=True, type=Path, help="run directory to create or resume")
+    t.add_argument("--profile", choices=PROFILES, help="preset size (default: $GANLAB_PROFILE "
+                   "or 'default')")
+    t.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out")
+    t.add_argument("--seed", type=_non_negative, help="random seed (default 0)")
+    t.add_argument("--batch-size", type=_positive, help="override the preset's batch size")
+    t.add_argument("--resolution", type=_positive, help="image resolution (dcgan/lsgan: 16, 32, "
+                   "64; progan: the target, a power of two)")
+    t.add_argument("--loss", choices=("minimax", "nonsaturating", "least_squares", "wgan_gp"),
+                   help="override the model's loss")
+    t.add_argument("--amp", choices=("auto", "off", "bf16", "fp16"), help="mixed precision (CUDA)")
+    t.add_argument("--download", action="store_true", help="allow downloading real data sets")
+    t.add_argument("--data-root", default="data", help="where real data sets live (default data/)")
+    t.add_argument("--gif", action="store_true", help="also write progress.gif of the samples")
+    t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    s = sub.add_parser("sample", help="write a PNG grid of samples from a run")
+    s.add_argument("run_dir", type=Path)
+    s.add_argument("--n", type=_positive, default=64, help="number of samples (default 64)")
+    s.add_argument("--seed", type=_non_negative, default=0, help="latent seed (default 0)")
+    s.add_argument("--out", type=Path, default=Path("grid.png"), help="PNG file to write")
+    s.add_argument("--device", default="cpu", help="device to sample on (default cpu)")
+    s.add_argument("--no-ema", action="store_true", help="use G's raw weights, not the EMA")
+
+    i = sub.add_parser("info", help="show a run's config and progress")
+    i.add_argument("run_dir", type=Path)
+    i.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    return parser
+
+
+def _train(args: argparse.Namespace) -> int:
+    from ganlab import checkpoint as ckpt
+    from ganlab.config import RunConfig
+    from ganlab.presets import preset
+    from ganlab.training import Trainer
+
+    if args.resume:
+        if not ckpt.is_run_dir(args.out):
+            raise ValueError(f"nothing to resume: {args.out} is not a ganlab run directory")
+        config = RunConfig.from_json((args.out / ckpt.CONFIG_NAME).read_text())
+        if config.model != args.model:
+            raise ValueError(f"{args.out} holds a {config.model} run, not {args.model}")
+        if args.steps:
+            config = config.replace(train__steps=args.steps)
+    else:
+        overrides: dict[str, object] = {}
+        if args.seed is not None:
+            overrides["train__seed"] = args.seed
+        if args.batch_size:
+            overrides["train__batch_size"] = args.batch_size
+        if args.steps:
+            overrides["train__steps"] = args.steps
+        if args.amp:
+            overrides["train__amp"] = args.amp
+        if args.loss:
+            overrides["loss__name"] = args.loss
+        config = preset(args.model, args.data, profile=args.profile, **overrides)
+        data_changes = {"root": args.data_root, "download": args.download}
+        if args.resolution:
+            import dataclasses
+
+            config = config.replace(arch=dataclasses.replace(config.arch,
+                                                             **_resolution_field(config, args)))
+            data_changes["resolution"] = args.resolution
+        config = config.replace(**{f"data__{k}": v for k, v in data_changes.items()})
+    trainer = Trainer(config, out_dir=args.out, device=args.device, resume=args.resume,
+                      progress=not args.no_progress)
+    print(f"training {config.model} on {config.data.name} ({trainer.device}) "
+          f"to {config.train.steps} steps in {args.out}", file=sys.stderr)
+    trainer.fit(config.train.steps)
+    if args.gif and trainer.samples:
+        from ganlab.viz import save_gif
+
+        save_gif([x for _, _, x in trainer.samples], args.out / "progress.gif")
+    last = trainer.history[-1] if trainer.history else {}
+    print(f"done: step {trainer.step}, images seen {trainer.images_seen}, "
+          + ", ".join(f"{k} {last[k]:.3f}" for k in ("loss_D", "loss_G") if k in last),
+          file=sys.stderr)
+    return 130 if trainer.interrupted else 0
+
+
+def _resolution_field(config, args: argparse.Namespace) -> dict[str, object]:  # noqa: ANN001
+    if config.arch.family == "mlp":
+        shape = tuple(config.arch.data_shape)
+        if len(shape) != 3:
+            raise ValueError("--resolution does not apply to 2-D point data sets")
+        return {"data_shape": (shape[0], args.resolution, args.resolution)}
+    return {"resolution": args.resolution}
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from ganlab.training import load_run
+    from ganlab.viz import save_png
+
+    run = load_run(args.run_dir, device=args.device, ema=not args.no_ema)
+    if len(run.config.arch.image_shape) != 3:
+        raise ValueError(f"{args.run_dir} generates 2-D points, not images; plot them instead")
+    save_png(run.sample(args.n, seed=args.seed), args.out)
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    from ganlab import checkpoint as ckpt
+    from ganlab.config import RunConfig
+
+    if not ckpt.is_run_dir(args.run_dir):
+        raise ValueError(f"{args.run_dir} is not a ganlab run directory (no config.json)")
+    config = RunConfig.from_json((args.run_dir / ckpt.CONFIG_NAME).read_text())
+    info: dict[str, object] = {"config": config.to_dict(), "checkpoint": None}
+    if (args.run_dir / ckpt.CHECKPOINT_NAME).exists():
+        state = ckpt.load_checkpoint(args.run_dir)
+        last = state["history"][-1] if state["history"] else {}
+        info["checkpoint"] = {"step": state["step"], "images_seen": state["images_seen"],
+                              "seconds": round(state.get("elapsed", 0.0), 1), "last_log": last}
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"run:      {args.run_dir}")
+    print(f"model:    {config.model} ({config.arch.family}), loss {config.loss.name}")
+    print(f"data:     {config.data.name}, examples of shape {tuple(config.arch.image_shape)}")
+    print(f"target:   {config.train.steps} steps, batch {config.train.batch_size}")
+    c = info["checkpoint"]
+    if c is None:
+        print("progress: no checkpoint yet")
+    else:
+        print(f"progress: step {c['step']}, {c['images_seen']} images seen, {c['seconds']} s")
+        if c["last_log"]:
+            print("last log: " + ", ".join(f"{k} {v:.4g}" for k, v in c["last_log"].items()))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = {"train": _train, "sample": _sample, "info": _info}[args.command]
+    from ganlab.checkpoint import CheckpointError
+    from ganlab.training import TrainingDiverged
+
+    try:
+        return handler(args)
+    except (ValueError, FileNotFoundError, CheckpointError, TrainingDiverged) as err:
+        print(f"ganlab {args.command}: error: {err}", file=sys.stderr)
+        return 2

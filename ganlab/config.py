@@ -1,0 +1,265 @@
+"""Run configuration: frozen dataclasses that say everything needed to rebuild a run.
+
+A :class:`RunConfig` bundles the architecture (``arch``), the data, the loss and the training
+settings. It is saved as ``config.json`` beside every checkpoint and inside it, so
+``ganlab.training.load_run(run_dir)`` needs nothing else (nanoGPT's habit).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import typing
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+MODELS = ("vanilla", "dcgan", "lsgan", "progan")
+LOSSES = ("minimax", "nonsaturating", "least_squares", "wgan_gp")
+AMP_MODES = ("auto", "off", "bf16", "fp16")
+
+
+def _positive_int(owner: str, name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{owner}.{name} must be a positive integer, got {value!r}")
+
+
+def _non_negative_int(owner: str, name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{owner}.{name} must be an integer >= 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class MLPConfig:
+    """Vanilla GAN (Goodfellow et al., 2014): fully connected G and D, on flat images or 2-D points.
+
+    ``data_shape`` is ``(C, H, W)`` for images or ``(2,)`` for points. The generator ends in tanh,
+    because every ganlab data set lives in [-1, 1].
+    """
+
+    family: ClassVar[str] = "mlp"
+    data_shape: tuple[int, ...] = (1, 16, 16)
+    latent_dim: int = 100
+    g_hidden: tuple[int, ...] = (128,)
+    d_hidden: tuple[int, ...] = (128,)
+    d_dropout: float = 0.5
+    negative_slope: float = 0.2
+
+    def __post_init__(self) -> None:
+        if len(self.data_shape) not in (1, 3) or any(
+            not isinstance(s, int) or s <= 0 for s in self.data_shape
+        ):
+            raise ValueError(
+                f"MLPConfig.data_shape must be (C, H, W) for images or (D,) for points, "
+                f"got {self.data_shape!r}"
+            )
+        _positive_int("MLPConfig", "latent_dim", self.latent_dim)
+        for name in ("g_hidden", "d_hidden"):
+            widths = getattr(self, name)
+            if not widths or any(not isinstance(w, int) or w <= 0 for w in widths):
+                raise ValueError(f"MLPConfig.{name} must be positive layer widths, got {widths!r}")
+        if not 0.0 <= self.d_dropout < 1.0:
+            raise ValueError(f"MLPConfig.d_dropout must be in [0, 1), got {self.d_dropout}")
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        return tuple(self.data_shape)
+
+
+@dataclass(frozen=True)
+class DCGANConfig:
+    """DCGAN (Radford et al., 2016): all-convolutional G and D following the paper's guidelines.
+
+    Widths are the paper's ``ngf``/``ndf`` (64 at 64x64); small values keep CPU runs quick.
+    """
+
+    family: ClassVar[str] = "dcgan"
+    resolutions: ClassVar[tuple[int, ...]] = (16, 32, 64)
+    resolution: int = 64
+    channels: int = 3
+    latent_dim: int = 100
+    g_width: int = 64
+    d_width: int = 64
+
+    def __post_init__(self) -> None:
+        if self.resolution not in self.resolutions:
+            raise ValueError(
+                f"DCGAN supports resolutions {self.resolutions}, got {self.resolution}; "
+                "resize your data or use ProGAN for other sizes"
+            )
+        if self.channels not in (1, 3):
+            raise ValueError(f"DCGANConfig.channels must be 1 or 3, got {self.channels}")
+        for name in ("latent_dim", "g_width", "d_width"):
+            _positive_int("DCGANConfig", name, getattr(self, name))
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        return (self.channels, self.resolution, self.resolution)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which data set to train on: a name from :data:`ganlab.data.DATASETS` or ``folder:PATH``."""
+
+    name: str = "digits"
+    resolution: int | None = None
+    size: int | None = None
+    root: str = "data"
+    download: bool = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        from ganlab.data import check_dataset_name
+
+        check_dataset_name(self.name)
+        if self.resolution is not None:
+            _positive_int("DataConfig", "resolution", self.resolution)
+        if self.size is not None:
+            _positive_int("DataConfig", "size", self.size)
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """The GAN objective. ``a, b, c`` are LSGAN's targets; ``gp_weight``/``drift`` are WGAN-GP's."""
+
+    name: str = "nonsaturating"
+    a: float = 0.0
+    b: float = 1.0
+    c: float = 1.0
+    gp_weight: float = 10.0
+    drift: float = 0.001
+
+    def __post_init__(self) -> None:
+        if self.name not in LOSSES:
+            raise ValueError(f"unknown loss {self.name!r}; choose one of {', '.join(LOSSES)}")
+        if self.name == "least_squares" and self.b == self.a:
+            raise ValueError(
+                f"least squares needs b != a (real and fake targets), got a = b = {self.a}"
+            )
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation and bookkeeping. ``steps`` is the run's total number of generator steps."""
+
+    steps: int = 1000
+    batch_size: int = 64
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    eps: float = 1e-8
+    n_critic: int = 1
+    ema: float = 0.0
+    seed: int = 0
+    log_every: int = 50
+    sample_every: int = 500
+    checkpoint_every: int = 1000
+    checkpoint_minutes: float = 5.0
+    amp: str = "auto"
+    n_samples: int = 64
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "n_critic", "log_every", "sample_every",
+                     "checkpoint_every", "n_samples"):
+            _positive_int("TrainConfig", name, getattr(self, name))
+        _non_negative_int("TrainConfig", "seed", self.seed)
+        for name in ("lr_g", "lr_d", "eps"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"TrainConfig.{name} must be a positive number, got {value!r}")
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ValueError(f"TrainConfig.betas must be two numbers in [0, 1), got {self.betas}")
+        if not 0.0 <= self.ema < 1.0:
+            raise ValueError(f"TrainConfig.ema must be in [0, 1) (0 disables EMA), got {self.ema}")
+        if self.checkpoint_minutes <= 0:
+            raise ValueError("TrainConfig.checkpoint_minutes must be > 0")
+        if self.amp not in AMP_MODES:
+            raise ValueError(f"TrainConfig.amp must be one of {AMP_MODES}, got {self.amp!r}")
+
+
+def arch_classes() -> dict[str, type]:
+    """Architecture config classes by family name (ProGAN's is imported lazily)."""
+    from ganlab.models.progan import ProGANConfig
+
+    return {"mlp": MLPConfig, "dcgan": DCGANConfig, "progan": ProGANConfig}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run: model name, architecture, data, loss, training settings."""
+
+    model: str
+    arch: Any
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        family = getattr(self.arch, "family", None)
+        allowed = {"vanilla": ("mlp",), "dcgan": ("dcgan",), "lsgan": ("dcgan", "mlp"),
+                   "progan": ("progan",)}[self.model]
+        if family not in allowed:
+            raise ValueError(
+                f"model {self.model!r} needs an architecture of family {' or '.join(allowed)}, "
+                f"got {type(self.arch).__name__}"
+            )
+
+    def replace(self, **changes: Any) -> RunConfig:
+        """A copy with top-level fields replaced, or nested ones as ``train__steps=10``."""
+        nested: dict[str, dict[str, Any]] = {}
+        top: dict[str, Any] = {}
+        for key, value in changes.items():
+            if "__" in key:
+                part, name = key.split("__", 1)
+                nested.setdefault(part, {})[name] = value
+            else:
+                top[key] = value
+        for part, values in nested.items():
+            top[part] = dataclasses.replace(top.get(part, getattr(self, part)), **values)
+        return dataclasses.replace(self, **top)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["arch"] = {"family": self.arch.family, **dataclasses.asdict(self.arch)}
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        if not isinstance(data, dict) or "model" not in data or "arch" not in data:
+            raise ValueError("not a ganlab run config: expected keys 'model' and 'arch'")
+        arch = dict(data["arch"])
+        family = arch.pop("family", None)
+        classes = arch_classes()
+        if family not in classes:
+            raise ValueError(f"unknown architecture family {family!r} in config")
+        return cls(
+            model=data["model"],
+            arch=_build(classes[family], arch),
+            data=_build(DataConfig, data.get("data", {})),
+            loss=_build(LossConfig, data.get("loss", {})),
+            train=_build(TrainConfig, data.get("train", {})),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> RunConfig:
+        return cls.from_dict(json.loads(text))
+
+
+def _build(cls: type, values: dict[str, Any]) -> Any:
+    """Rebuild a frozen dataclass from JSON values (lists back to tuples; unknown keys rejected)."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - names
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} fields {sorted(unknown)}; valid: {sorted(names)}")
+    kwargs = {}
+    for key, value in values.items():
+        if isinstance(value, list) and "tuple" in str(hints.get(key, "")):
+            value = tuple(value)
+        kwargs[key] = value
+    return cls(**kwargs)

@@ -1,0 +1,313 @@
+"""Data sets, offline first. Everything comes back as tensors in [-1, 1].
+
+Embedded (no files, no network): ``digits`` (scikit-learn's 1,797 real handwritten 8x8 digits,
+resized), ``shapes`` (procedurally drawn coloured circles, squares and triangles), and the 2-D
+Gaussian mixtures ``ring8`` and ``grid25`` used by the LSGAN, VEEGAN and PacGAN mode-collapse
+experiments. Real sets via torchvision: ``mnist``, ``fashion-mnist``, ``cifar10``, ``celeba`` and
+``folder:PATH``; they are read from disk and only downloaded when ``download=True``.
+
+Every set is held in memory (uint8 or float) and sampled as whole batches on the training device,
+so a training step never waits on a DataLoader.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+EMBEDDED = ("digits", "shapes", "ring8", "grid25")
+REAL = ("mnist", "fashion-mnist", "cifar10", "celeba")
+DATASETS = EMBEDDED + REAL + ("folder:PATH",)
+POINT_SETS = ("ring8", "grid25")
+
+
+class DataNotFoundError(FileNotFoundError):
+    """A real data set is not on disk and downloading was not asked for."""
+
+
+def check_dataset_name(name: str) -> str:
+    if name in EMBEDDED or name in REAL:
+        return name
+    if name.startswith("folder:") and len(name) > len("folder:"):
+        return name
+    raise ValueError(
+        f"unknown data set {name!r}; choose one of {', '.join(EMBEDDED + REAL)} or folder:PATH"
+    )
+
+
+@dataclass
+class GaussianMixture:
+    """Mode centres and per-axis std of a 2-D mixture, in the same units as its samples."""
+
+    name: str
+    centers: torch.Tensor  # (M, 2)
+    std: float
+
+
+@dataclass
+class TensorData:
+    """An in-memory data set. ``data`` is uint8 (0..255) or float in [-1, 1]."""
+
+    name: str
+    data: torch.Tensor
+    labels: torch.Tensor | None = None
+    mixture: GaussianMixture | None = None
+
+    def __len__(self) -> int:
+        return self.data.shape[0]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of one example: (C, H, W) or (2,)."""
+        return tuple(self.data.shape[1:])
+
+    def to(self, device: torch.device | str) -> TensorData:
+        labels = None if self.labels is None else self.labels.to(device)
+        return TensorData(self.name, self.data.to(device), labels, self.mixture)
+
+    def _as_float(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype == torch.uint8:
+            return x.float().div_(127.5).sub_(1.0)
+        return x
+
+    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """A batch drawn uniformly with replacement, on the data's device, as float in [-1, 1]."""
+        idx = torch.randint(len(self), (batch_size,), device=self.data.device, generator=generator)
+        return self._as_float(self.data[idx])
+
+    def tensors(self, n: int | None = None) -> torch.Tensor:
+        """The first ``n`` examples (all by default) as float in [-1, 1]."""
+        return self._as_float(self.data[: n if n is not None else len(self)])
+
+
+def load(
+    name: str,
+    resolution: int | None = None,
+    size: int | None = None,
+    root: str | os.PathLike = "data",
+    download: bool = False,
+    seed: int = 0,
+) -> TensorData:
+    """Load a data set by name; see the module docstring for the names."""
+    check_dataset_name(name)
+    if name == "digits":
+        return digits(resolution or 16)
+    if name == "shapes":
+        return shapes(resolution or 32, size or 8192, seed=seed)
+    if name in POINT_SETS:
+        return (ring8 if name == "ring8" else grid25)(size or 50_000, seed=seed)
+    if name.startswith("folder:"):
+        return image_folder(name[len("folder:"):], resolution or 64)
+    return torchvision_set(name, resolution, Path(root), download)
+
+
+def load_config(config) -> TensorData:  # noqa: ANN001 - a ganlab.config.DataConfig
+    return load(config.name, config.resolution, config.size, config.root, config.download,
+                config.seed)
+
+
+def _resize(x: torch.Tensor, resolution: int) -> torch.Tensor:
+    """Resize float images (N, C, H, W) with antialiased bilinear filtering."""
+    if x.shape[-1] == resolution and x.shape[-2] == resolution:
+        return x
+    return F.interpolate(x, size=(resolution, resolution), mode="bilinear",
+                         align_corners=False, antialias=True)
+
+
+def _check_resolution(name: str, resolution: int, valid: tuple[int, ...]) -> None:
+    if resolution not in valid:
+        raise ValueError(f"{name} is available at resolutions {valid}, got {resolution}")
+
+
+def digits(resolution: int = 16) -> TensorData:
+    """scikit-learn's bundled handwritten digits (1,797 real 8x8 scans), as (N, 1, R, R)."""
+    _check_resolution("digits", resolution, (8, 16, 32, 64))
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = torch.tensor(bunch.images, dtype=torch.float32)[:, None] / 16.0  # (1797, 1, 8, 8)
+    x = _resize(x, resolution).clamp_(0.0, 1.0) * 2.0 - 1.0
+    return TensorData("digits", x.contiguous(), torch.tensor(bunch.target))
+
+
+SHAPE_NAMES = ("circle", "square", "triangle")
+
+
+def _hsv_to_rgb(h: torch.Tensor, s: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Vectorised HSV -> RGB for tensors of shape (N,); returns (N, 3) in [0, 1]."""
+    k = torch.stack([(5 + h * 6) % 6, (3 + h * 6) % 6, (1 + h * 6) % 6], dim=1)  # (N, 3)
+    return v[:, None] - v[:, None] * s[:, None] * (torch.minimum(k, 4 - k).clamp(0, 1))
+
+
+def shapes(resolution: int = 32, n: int = 8192, seed: int = 0) -> TensorData:
+    """Procedurally drawn RGB images: one coloured circle, square or triangle on a shaded background.
+
+    Deterministic given ``seed``. Drawn at 2x the resolution and average-pooled for smooth
+    edges (up to 128 px; larger sizes are drawn directly). Labels are the shape index in SHAPE_NAMES.
+    """
+    valid = tuple(2**k for k in range(2, 9))
+    _check_resolution("shapes", resolution, valid)
+    if n <= 0:
+        raise ValueError(f"shapes needs n > 0 images, got {n}")
+    gen = torch.Generator().manual_seed(seed)
+
+    def u(lo: float, hi: float) -> torch.Tensor:
+        return lo + (hi - lo) * torch.rand(n, generator=gen)
+
+    kind = torch.randint(0, 3, (n,), generator=gen)
+    hue = u(0, 1)
+    fg = _hsv_to_rgb(hue, u(0.6, 1.0), u(0.75, 1.0))  # (n, 3) saturated, bright shape
+    bg_top = _hsv_to_rgb((hue + u(0.3, 0.7)) % 1, u(0.2, 0.6), u(0.15, 0.45))
+    bg_bottom = (bg_top * u(0.5, 1.0)[:, None]).clamp(0, 1)
+    size = u(0.18, 0.32)  # half-size as a fraction of the image
+    cx, cy = u(0.35, 0.65), u(0.35, 0.65)
+
+    out = torch.empty(n, 3, resolution, resolution)
+    ss = 2 if resolution <= 128 else 1
+    r = resolution * ss
+    coords = (torch.arange(r, dtype=torch.float32) + 0.5) / r
+    chunk = max(1, 2**22 // (r * r))
+    for start in range(0, n, chunk):
+        sl = slice(start, min(n, start + chunk))
+        x = coords[None, None, :]  # (1, 1, r)
+        y = coords[None, :, None]  # (1, r, 1)
+        dx = x - cx[sl, None, None]
+        dy = y - cy[sl, None, None]
+        s = size[sl, None, None]
+        k = kind[sl, None, None]
+        circle = dx**2 + dy**2 <= s**2
+        square = (dx.abs() <= 0.85 * s) & (dy.abs() <= 0.85 * s)
+        # Upward triangle with apex (0, -s), base from (-s, s) to (s, s): inside when below both
+        # slanted edges and above the base.
+        triangle = (dy <= s) & (dy >= -s + 2 * dx.abs())
+        mask = torch.where(k == 0, circle, torch.where(k == 1, square, triangle)).float()
+        shade = y.expand_as(mask)  # vertical gradient of the background
+        bg = bg_top[sl, :, None, None] * (1 - shade[:, None]) + bg_bottom[sl, :, None, None] * (
+            shade[:, None]
+        )
+        img = bg * (1 - mask[:, None]) + fg[sl, :, None, None] * mask[:, None]  # (b, 3, r, r)
+        if ss > 1:
+            img = F.avg_pool2d(img, ss)
+        out[sl] = img
+    return TensorData("shapes", out.mul_(2).sub_(1).clamp_(-1, 1), kind)
+
+
+def _mixture(name: str, centers: torch.Tensor, std: float, n: int, seed: int) -> TensorData:
+    gen = torch.Generator().manual_seed(seed)
+    which = torch.randint(0, centers.shape[0], (n,), generator=gen)
+    points = centers[which] + std * torch.randn(n, 2, generator=gen)
+    return TensorData(name, points, which, GaussianMixture(name, centers, std))
+
+
+# VEEGAN's set-up (Srivastava et al., 2017): ring of radius 2 with std 0.02, and a 5x5 grid with
+# spacing 2 and std 0.02, both scaled into [-1, 1] (by 1/2.5 and 1/5), std scaled alike.
+def ring8(n: int = 50_000, seed: int = 0) -> TensorData:
+    """8 Gaussians evenly spaced on a circle of radius 0.8, std 0.008, as (N, 2)."""
+    angles = torch.arange(8, dtype=torch.float32) * (2 * math.pi / 8)
+    centers = 0.8 * torch.stack([angles.cos(), angles.sin()], dim=1)
+    return _mixture("ring8", centers, 0.02 / 2.5, n, seed)
+
+
+def grid25(n: int = 50_000, seed: int = 0) -> TensorData:
+    """25 Gaussians on a 5x5 grid from -0.8 to 0.8, std 0.004, as (N, 2)."""
+    ticks = torch.linspace(-0.8, 0.8, 5)
+    centers = torch.cartesian_prod(ticks, ticks)
+    return _mixture("grid25", centers, 0.02 / 5, n, seed)
+
+
+def _not_found(name: str, directory: Path, hint: str) -> DataNotFoundError:
+    return DataNotFoundError(
+        f"data set {name!r} was not found in {directory.resolve()}. {hint} "
+        f"Offline, use an embedded set instead: {', '.join(EMBEDDED)}."
+    )
+
+
+def torchvision_set(name: str, resolution: int | None, root: Path, download: bool) -> TensorData:
+    """MNIST, Fashion-MNIST, CIFAR-10 (train splits) or CelebA, as uint8 tensors in memory."""
+    import torchvision.datasets as tvd
+
+    hint = (f"Pass download=True (CLI: --download) on a machine with internet, or put the files "
+            f"under {root}/.")
+    try:
+        if name in ("mnist", "fashion-mnist"):
+            cls = tvd.MNIST if name == "mnist" else tvd.FashionMNIST
+            ds = cls(str(root), train=True, download=download)
+            data = ds.data[:, None].contiguous()  # (N, 1, 28, 28) uint8
+            labels = ds.targets.clone()
+        elif name == "cifar10":
+            ds = tvd.CIFAR10(str(root), train=True, download=download)
+            data = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # (N, 3, 32, 32)
+            labels = torch.tensor(ds.targets)
+        else:  # celeba: decode the JPEGs once into a cached tensor
+            ds_dir = root / "celeba" / "img_align_celeba"
+            if download:
+                tvd.CelebA(str(root), split="train", download=True)
+            if not ds_dir.is_dir():
+                raise _not_found(name, ds_dir, hint)
+            return image_folder(str(ds_dir), resolution or 64, name="celeba", center_crop=140)
+    except RuntimeError as err:
+        if "not found" in str(err).lower() or "corrupted" in str(err).lower():
+            raise _not_found(name, root, hint) from None
+        raise
+    if resolution is not None and resolution != data.shape[-1]:
+        resized = _resize(data.float() / 255.0, resolution)
+        data = (resized * 255).round().clamp(0, 255).to(torch.uint8)
+    return TensorData(name, data, labels)
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif")
+
+
+def image_folder(path: str, resolution: int = 64, name: str | None = None,
+                 center_crop: int | None = None) -> TensorData:
+    """Every image under ``path`` (recursively), centre-cropped to a square and resized.
+
+    Decoding happens once: the result is cached as a uint8 tensor in ``path/.ganlab_cache/``, keyed
+    by the file list, their sizes and modification times, and the resolution.
+    """
+    from PIL import Image
+
+    folder = Path(path)
+    if not folder.is_dir():
+        raise _not_found(name or f"folder:{path}", folder, "Point folder:PATH at a directory of "
+                         "images (png/jpg).")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
+                   and ".ganlab_cache" not in p.parts)
+    if not files:
+        raise _not_found(name or f"folder:{path}", folder, f"It holds no images {IMAGE_SUFFIXES}.")
+    key = hashlib.sha1()
+    for p in files:
+        st = p.stat()
+        key.update(f"{p.relative_to(folder)}:{st.st_size}:{st.st_mtime_ns}".encode())
+    key.update(f"{resolution}:{center_crop}".encode())
+    cache = folder / ".ganlab_cache" / f"{key.hexdigest()[:16]}_{resolution}.pt"
+    if cache.exists():
+        try:
+            data = torch.load(cache, weights_only=True)
+            return TensorData(name or f"folder:{path}", data)
+        except Exception:  # noqa: BLE001 - a damaged cache is rebuilt
+            pass
+    out = torch.empty(len(files), 3, resolution, resolution, dtype=torch.uint8)
+    from tqdm.auto import tqdm
+
+    for i, p in enumerate(tqdm(files, desc=f"decoding {folder.name}", leave=False)):
+        with Image.open(p) as im:
+            im = im.convert("RGB")
+            w, h = im.size
+            side = min(w, h, center_crop or min(w, h))
+            left, top = (w - side) // 2, (h - side) // 2
+            im = im.crop((left, top, left + side, top + side))
+            im = im.resize((resolution, resolution), Image.Resampling.LANCZOS)
+            out[i] = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8).view(
+                resolution, resolution, 3).permute(2, 0, 1)
+    cache.parent.mkdir(exist_ok=True)
+    tmp = cache.with_suffix(".tmp")
+    torch.save(out, tmp)
+    os.replace(tmp, cache)
+    return TensorData(name or f"folder:{path}", out)

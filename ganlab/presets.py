@@ -1,0 +1,133 @@
+"""Ready-made run configurations for every model, data set and profile.
+
+``preset("dcgan")`` gives the DCGAN settings of the active profile (``GANLAB_PROFILE``): ``tiny``
+trains in seconds for CI, ``default`` in minutes on a laptop CPU with embedded data, ``full`` is
+the paper's setting on the real data set for a GPU. Any field can be overridden, nested fields
+with a double underscore: ``preset("dcgan", train__steps=200, arch__g_width=16)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ganlab.config import DataConfig, DCGANConfig, LossConfig, MLPConfig, RunConfig, TrainConfig
+from ganlab.profiles import check_profile
+from ganlab.profiles import profile as active_profile
+
+# Per model and profile: default data set, training and architecture settings.
+_DEFAULT_DATA = {
+    "vanilla": {"tiny": "digits", "default": "digits", "full": "mnist"},
+    "dcgan": {"tiny": "shapes", "default": "shapes", "full": "celeba"},
+    "lsgan": {"tiny": "shapes", "default": "shapes", "full": "celeba"},
+    "progan": {"tiny": "shapes", "default": "shapes", "full": "celeba"},
+}
+_CHANNELS = {"digits": 1, "mnist": 1, "fashion-mnist": 1, "cifar10": 3, "celeba": 3, "shapes": 3}
+_NATIVE = {"digits": 16, "mnist": 28, "fashion-mnist": 28, "cifar10": 32}
+
+_TRAIN = {
+    # model: profile: TrainConfig fields
+    "vanilla": {
+        "tiny": dict(steps=30, batch_size=64, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999),
+                     log_every=10, sample_every=15, checkpoint_every=15, n_samples=16),
+        "default": dict(steps=4000, batch_size=64, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999),
+                        log_every=50, sample_every=500, checkpoint_every=1000),
+        "full": dict(steps=30000, batch_size=128, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999),
+                     log_every=100, sample_every=2000, checkpoint_every=5000),
+    },
+    "dcgan": {
+        "tiny": dict(steps=10, batch_size=16, log_every=5, sample_every=5, checkpoint_every=5,
+                     n_samples=16),
+        "default": dict(steps=1500, batch_size=64, log_every=25, sample_every=150,
+                        checkpoint_every=500),
+        "full": dict(steps=20000, batch_size=128, log_every=100, sample_every=1000,
+                     checkpoint_every=2000),
+    },
+    "progan": {
+        "tiny": dict(steps=16, batch_size=8, lr_g=1e-3, lr_d=1e-3, betas=(0.0, 0.99), ema=0.999,
+                     log_every=4, sample_every=4, checkpoint_every=8, n_samples=16),
+        "default": dict(steps=100_000, batch_size=32, lr_g=1e-3, lr_d=1e-3, betas=(0.0, 0.99),
+                        ema=0.999, log_every=25, sample_every=250, checkpoint_every=1000),
+        "full": dict(steps=10_000_000, batch_size=16, lr_g=1e-3, lr_d=1e-3, betas=(0.0, 0.99),
+                     ema=0.999, log_every=100, sample_every=5000, checkpoint_every=5000),
+    },
+}
+_TRAIN["lsgan"] = _TRAIN["dcgan"]
+
+_DCGAN = {
+    "tiny": dict(resolution=16, g_width=8, d_width=8, latent_dim=100),
+    "default": dict(resolution=32, g_width=32, d_width=32, latent_dim=100),
+    "full": dict(resolution=64, g_width=64, d_width=64, latent_dim=100),
+}
+_MLP_IMAGES = {
+    "tiny": dict(g_hidden=(64,), d_hidden=(64,)),
+    "default": dict(g_hidden=(256, 512), d_hidden=(512, 256)),
+    "full": dict(g_hidden=(256, 512, 1024), d_hidden=(1024, 512, 256)),
+}
+# The toy MLP for 2-D mixtures (as in the VEEGAN/PacGAN experiments, smaller).
+_MLP_POINTS = {
+    "tiny": dict(latent_dim=2, g_hidden=(32, 32), d_hidden=(32, 32), d_dropout=0.0),
+    "default": dict(latent_dim=2, g_hidden=(128, 128, 128), d_hidden=(128, 128, 128),
+                    d_dropout=0.0),
+    "full": dict(latent_dim=2, g_hidden=(400, 400, 400, 400), d_hidden=(200, 200, 200),
+                 d_dropout=0.0),
+}
+_POINTS_TRAIN = {
+    "tiny": dict(steps=40, batch_size=128, lr_g=1e-3, lr_d=1e-3, betas=(0.5, 0.999),
+                 log_every=10, sample_every=20, checkpoint_every=20, n_samples=512),
+    "default": dict(steps=3000, batch_size=256, lr_g=1e-3, lr_d=1e-3, betas=(0.5, 0.999),
+                    log_every=50, sample_every=250, checkpoint_every=1000, n_samples=2500),
+    "full": dict(steps=20000, batch_size=500, lr_g=1e-4, lr_d=1e-4, betas=(0.5, 0.999),
+                 log_every=100, sample_every=1000, checkpoint_every=5000, n_samples=2500),
+}
+_PROGAN = {
+    "tiny": dict(resolution=16, latent_dim=32, width=1 / 32, images_per_fade=32,
+                 images_per_stable=32, batch_sizes=(8,)),
+    "default": dict(resolution=32, latent_dim=128, width=1 / 8, images_per_fade=24_000,
+                    images_per_stable=24_000, batch_sizes=(32,)),
+    "full": dict(resolution=128, latent_dim=512, width=1.0, images_per_fade=800_000,
+                 images_per_stable=800_000, batch_sizes=(16,)),
+}
+
+
+def _data_resolution(model: str, data: str, prof: str) -> int:
+    if model == "vanilla":
+        return _NATIVE.get(data, 16 if prof != "full" else 28)
+    if model == "progan":
+        return _PROGAN[prof]["resolution"]
+    return _DCGAN[prof]["resolution"]
+
+
+def preset(model: str, data: str | None = None, profile: str | None = None,
+           **overrides: Any) -> RunConfig:
+    """The run config for ``model`` on ``data`` in ``profile`` (active profile by default)."""
+    prof = check_profile(profile) if profile is not None else active_profile()
+    if model not in _TRAIN:
+        raise ValueError(f"unknown model {model!r}; choose one of {', '.join(_TRAIN)}")
+    data = data or _DEFAULT_DATA[model][prof]
+    points = data in ("ring8", "grid25")
+    if points and model not in ("vanilla", "lsgan"):
+        raise ValueError(f"{data} is a set of 2-D points; train it with vanilla or lsgan "
+                         f"(an MLP), not {model}")
+    channels = _CHANNELS.get(data, 3)
+    loss = {"vanilla": LossConfig("nonsaturating"), "dcgan": LossConfig("nonsaturating"),
+            "lsgan": LossConfig("least_squares", a=0.0, b=1.0, c=1.0),
+            "progan": LossConfig("wgan_gp", gp_weight=10.0, drift=0.001)}[model]
+    if points:
+        arch: Any = MLPConfig(data_shape=(2,), **_MLP_POINTS[prof])
+        train = TrainConfig(**_POINTS_TRAIN[prof])
+        data_cfg = DataConfig(name=data)
+    else:
+        res = _data_resolution(model, data, prof)
+        if model == "vanilla":
+            arch = MLPConfig(data_shape=(channels, res, res), **_MLP_IMAGES[prof])
+        elif model == "progan":
+            from ganlab.models.progan import ProGANConfig
+
+            arch = ProGANConfig(channels=channels, **_PROGAN[prof])
+        else:
+            arch = DCGANConfig(channels=channels, **_DCGAN[prof])
+        train = TrainConfig(**_TRAIN[model][prof])
+        size = {"tiny": 512, "default": 8192, "full": 50_000}[prof] if data == "shapes" else None
+        data_cfg = DataConfig(name=data, resolution=res, size=size, download=False)
+    config = RunConfig(model=model, arch=arch, data=data_cfg, loss=loss, train=train)
+    return config.replace(**overrides) if overrides else config

@@ -1,0 +1,572 @@
+"""One trainer for every ganlab model.
+
+``d_step`` and ``g_step`` read like the algorithm box of the GAN paper; :meth:`Trainer.fit` wraps
+them with everything else, once for every model: devices, mixed precision, ProGAN's schedule,
+logging without per-step syncs, fixed-noise samples, EMA, learner-facing warnings, callbacks and
+atomic, exactly resumable checkpoints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import random
+import signal
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ganlab import checkpoint as ckpt
+from ganlab.config import RunConfig
+from ganlab.data import TensorData, load_config
+from ganlab.losses import GANLoss
+from ganlab.models import build
+
+Callback = Callable[["Trainer", str, dict[str, Any]], None]
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class RunDirError(ValueError):
+    """The output directory cannot be used for this run (and was left untouched)."""
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """``"auto"``/None picks CUDA when available, else the CPU; anything else is checked."""
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was requested but CUDA is not available here; "
+                         "use --device cpu (or auto)")
+    return dev
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def sample_z(n: int, latent_dim: int, seed: int | None = None,
+             device: torch.device | str = "cpu") -> torch.Tensor:
+    """Latent vectors z ~ N(0, I). With a seed, drawn on the CPU so they match on every device."""
+    if n <= 0:
+        raise ValueError(f"number of samples must be positive, got {n}")
+    if seed is None:
+        return torch.randn(n, latent_dim, device=device)
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(n, latent_dim, generator=gen).to(device)
+
+
+@dataclass
+class Phase:
+    """What the networks are asked to do at a given moment (constant for non-progressive GANs)."""
+
+    batch_size: int
+    stage: int | None = None
+    alpha: float = 1.0
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return {} if self.stage is None else {"stage": self.stage, "alpha": self.alpha}
+
+
+class EMA:
+    """Exponential moving average of G's weights (Karras et al., 2018, Sec. A.1), for sampling."""
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        ema_p = list(self.model.parameters())
+        torch._foreach_lerp_(ema_p, [p.detach() for p in model.parameters()], 1.0 - self.decay)
+        for b_ema, b in zip(self.model.buffers(), model.buffers()):
+            b_ema.copy_(b)
+
+
+class Trainer:
+    """Trains the G/D pair described by a :class:`RunConfig`.
+
+    Parameters
+    ----------
+    config: the run's configuration (see ``ganlab.presets`` for ready-made ones); with
+        ``resume=True`` it may be None to continue with the saved one.
+    out_dir: run directory for ``config.json``, ``checkpoint.pt`` and ``samples/``; None keeps
+        everything in memory.
+    device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+    data: an already loaded :class:`TensorData` (else loaded from ``config.data``).
+    progress: show a tqdm progress bar.
+    callbacks: functions ``cb(trainer, event, info)`` called on ``"log"``, ``"sample"``,
+        ``"checkpoint"`` and ``"end"`` events (e.g. to draw live plots in a notebook).
+    resume: continue the run saved in ``out_dir``.
+    """
+
+    collapse_ratio = 0.1  # sample diversity below this fraction of the data's means collapse
+    collapse_after = 200  # an untrained G's outputs all look alike: judge only after this step
+    d_wins_patience = 5  # consecutive logs with D(G(z)) ~ 0 before warning
+
+    def __init__(
+        self,
+        config: RunConfig | None,
+        out_dir: str | Path | None = None,
+        device: str | torch.device | None = "auto",
+        data: TensorData | None = None,
+        progress: bool = True,
+        callbacks: Iterable[Callback] = (),
+        resume: bool = False,
+    ) -> None:
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        saved = None
+        if resume:
+            saved = self._load_for_resume()
+            config = config if config is not None else RunConfig.from_dict(saved["config"])
+        elif self.out_dir is not None:
+            _check_fresh_run_dir(self.out_dir)
+        if not isinstance(config, RunConfig):
+            raise TypeError(
+                f"config must be a ganlab.config.RunConfig, got {type(config).__name__}"
+            )
+        self.config = config
+        self.device = resolve_device(device)
+        self.progress = progress
+        self.callbacks = list(callbacks)
+        tc = config.train
+
+        seed_everything(tc.seed)
+        self.G, self.D = build(config.arch)
+        self.G.to(self.device)
+        self.D.to(self.device)
+        self.conv = config.arch.family != "mlp"
+        if self.conv and self.device.type == "cuda":
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
+        self.ema = EMA(self.G, tc.ema) if tc.ema > 0 else None
+        self.loss = GANLoss(config.loss)
+
+        adam: dict[str, Any] = {"betas": tuple(tc.betas), "eps": tc.eps}
+        adam["fused" if self.device.type == "cuda" else "foreach"] = True
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=tc.lr_g, **adam)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=tc.lr_d, **adam)
+
+        self.amp_dtype = _amp_dtype(tc.amp, self.device)
+        self.scaler = torch.amp.GradScaler(
+            "cuda", enabled=self.amp_dtype == torch.float16 and self.device.type == "cuda"
+        )
+
+        self.data = (data if data is not None else load_config(config.data)).to(self.device)
+        expected = tuple(config.arch.image_shape)
+        if self.data.shape != expected:
+            raise ValueError(
+                f"data set {self.data.name!r} has examples of shape {self.data.shape} but the "
+                f"{config.model} model expects {expected}; set the data resolution/channels to "
+                "match the model"
+            )
+
+        self.step = 0
+        self.images_seen = 0
+        self.elapsed = 0.0
+        self.history: list[dict[str, float]] = []
+        self.samples: list[tuple[int, int, torch.Tensor]] = []
+        self.fixed_z = sample_z(tc.n_samples, config.arch.latent_dim, seed=tc.seed + 12345,
+                                device=self.device)
+        self.interrupted = False
+        self._warned: set[str] = set()
+        self._d_wins_streak = 0
+        self._real_diversity: float | None = None
+        if saved is not None:
+            self._restore(saved)
+        if self.out_dir is not None:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            ckpt.atomic_write_bytes(self.out_dir / ckpt.CONFIG_NAME, config.to_json().encode())
+
+    # ---------------------------------------------------------------- the algorithm
+    def phase(self) -> Phase:
+        """Batch size and, for ProGAN, stage and alpha: a pure function of images seen."""
+        arch = self.config.arch
+        if arch.family != "progan":
+            return Phase(self.config.train.batch_size)
+        from ganlab.models.progan import phase_at
+
+        p = phase_at(arch, self.images_seen)
+        return Phase(p.batch_size, p.stage, p.alpha)
+
+    def real_batch(self, phase: Phase) -> torch.Tensor:
+        x = self.data.sample(phase.batch_size)
+        if phase.stage is not None:
+            from ganlab.models.progan import fade_real
+
+            x = fade_real(x, phase.stage, phase.alpha, self.config.arch)
+        if self.conv and self.device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def d_step(self, x_real: torch.Tensor, phase: Phase) -> dict[str, torch.Tensor]:
+        """Ascend D's objective: real images up, generated images (detached from G) down."""
+        kw = phase.kwargs
+        z = torch.randn(x_real.shape[0], self.G.latent_dim, device=self.device)
+        with torch.no_grad(), self._autocast():
+            x_fake = self.G(z, **kw)  # no graph into G: D's update must not touch G
+        with self._autocast():
+            real_logits = self.D(x_real, **kw)
+            fake_logits = self.D(x_fake, **kw)
+            loss = self.loss.discriminator(real_logits.float(), fake_logits.float())
+        reg = self.loss.regularizer(self.D, x_real, x_fake.to(x_real.dtype), **kw)
+        total = loss if reg is None else loss + reg
+        self.opt_D.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()
+        self.scaler.step(self.opt_D)
+        self.scaler.update()
+        return {"loss_D": total.detach(),
+                "D_x": self.loss.d_prob(real_logits.detach().float()).mean(),
+                "D_G_z": self.loss.d_prob(fake_logits.detach().float()).mean()}
+
+    def g_step(self, batch_size: int, phase: Phase) -> dict[str, torch.Tensor]:
+        """Descend G's loss through a frozen D."""
+        kw = phase.kwargs
+        z = torch.randn(batch_size, self.G.latent_dim, device=self.device)
+        self.D.requires_grad_(False)
+        try:
+            with self._autocast():
+                fake_logits = self.D(self.G(z, **kw), **kw)
+                loss = self.loss.generator(fake_logits.float())
+            self.opt_G.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.opt_G)
+            self.scaler.update()
+        finally:
+            self.D.requires_grad_(True)
+        if self.ema is not None:
+            self.ema.update(self.G)
+        return {"loss_G": loss.detach()}
+
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """``n_critic`` D steps, then one G step. Returns device tensors (no sync)."""
+        phase = self.phase()
+        stats: dict[str, torch.Tensor] = {}
+        for _ in range(self.config.train.n_critic):
+            stats = self.d_step(self.real_batch(phase), phase)
+            self.images_seen += phase.batch_size
+        stats.update(self.g_step(phase.batch_size, phase))
+        self.step += 1
+        return stats
+
+    # ---------------------------------------------------------------- the loop
+    def fit(self, steps: int | None = None) -> list[dict[str, float]]:
+        """Train until the run has done ``steps`` steps in total (default ``config.train.steps``).
+
+        Ctrl-C (or a notebook's interrupt) stops at the end of the current step, saves a
+        checkpoint and returns with ``self.interrupted`` set.
+        """
+        tc = self.config.train
+        total = tc.steps if steps is None else steps
+        if isinstance(total, bool) or not isinstance(total, int) or total <= 0:
+            raise ValueError(f"steps must be a positive integer, got {total!r}")
+        if total < self.step:
+            raise ValueError(f"this run has already done {self.step} steps; ask for at least that "
+                             f"many (got steps={total})")
+        self.G.train()
+        self.D.train()
+        stop = _StopFlag()
+        sums: dict[str, torch.Tensor] = {}
+        count = 0
+        start = time.perf_counter()
+        elapsed0 = self.elapsed
+        last_ckpt = time.monotonic()
+        bar = None
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=total, initial=self.step, desc=f"{self.config.model}", unit="step",
+                       dynamic_ncols=True)
+        try:
+            with stop:
+                while self.step < total and not stop.set:
+                    stats = self.train_step()
+                    for k, v in stats.items():
+                        sums[k] = sums[k] + v if k in sums else v.clone()
+                    count += 1
+                    self.elapsed = elapsed0 + time.perf_counter() - start
+                    if bar is not None:
+                        bar.update(1)
+                    if self.step % tc.log_every == 0 or self.step == total:
+                        record = self._log(sums, count)
+                        sums, count = {}, 0
+                        if bar is not None:
+                            bar.set_postfix({k: f"{record[k]:.3f}" for k in
+                                             ("loss_D", "loss_G", "D_x", "D_G_z")}, refresh=False)
+                    if self.step % tc.sample_every == 0 or self.step == total:
+                        self.snapshot()
+                    due = time.monotonic() - last_ckpt > tc.checkpoint_minutes * 60
+                    if self.step % tc.checkpoint_every == 0 or due:
+                        self.save()
+                        last_ckpt = time.monotonic()
+            if stop.set:
+                self.interrupted = True
+        finally:
+            if bar is not None:
+                bar.close()
+        if count:
+            self._log(sums, count)
+        self.save()
+        if self.interrupted:
+            where = f" in {self.out_dir}" if self.out_dir else ""
+            print(f"interrupted at step {self.step}; checkpoint saved{where}. "
+                  "Resume with --resume (CLI) or Trainer(..., resume=True).")
+        self._emit("end", {"step": self.step})
+        return self.history
+
+    def _log(self, sums: dict[str, torch.Tensor], count: int) -> dict[str, float]:
+        keys = sorted(sums)
+        values = torch.stack([sums[k].float() for k in keys]).div_(count).tolist()  # one sync
+        record = dict(zip(keys, values))
+        if not all(math.isfinite(v) for v in values):
+            bad = [k for k, v in record.items() if not math.isfinite(v)]
+            raise TrainingDiverged(
+                f"{', '.join(bad)} became NaN/inf at step {self.step}. Likely causes: a learning "
+                "rate too high for this loss, fp16 overflow, or data outside [-1, 1]. Try a lower "
+                "lr (e.g. halve lr_d and lr_g) or --amp off. The last good checkpoint"
+                + (f" in {self.out_dir} is kept." if self.out_dir else " (none: no out_dir).")
+            )
+        phase = self.phase()
+        record.update(step=self.step, images_seen=self.images_seen, seconds=self.elapsed)
+        if phase.stage is not None:
+            record.update(stage=phase.stage, alpha=phase.alpha)
+        self.history.append(record)
+        self._check_d_wins(record)
+        self._emit("log", record)
+        return record
+
+    def _check_d_wins(self, record: dict[str, float]) -> None:
+        c = self.config.loss
+        if c.name in ("minimax", "nonsaturating"):
+            winning = record["D_G_z"] < 0.01 and record["D_x"] > 0.99
+        elif c.name == "least_squares":
+            winning = abs(record["D_G_z"] - c.a) < 0.02 and abs(record["D_x"] - c.b) < 0.02
+        else:
+            winning = False
+        self._d_wins_streak = self._d_wins_streak + 1 if winning else 0
+        if self._d_wins_streak >= self.d_wins_patience:
+            self._warn_once(
+                "d_wins",
+                f"the discriminator is winning outright (D(G(z)) = {record['D_G_z']:.3g}, "
+                f"D(x) = {record['D_x']:.3g} for {self._d_wins_streak} logs): G gets almost no "
+                "signal. Try the nonsaturating loss, a smaller D learning rate, or fewer D steps.",
+            )
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor | None = None, ema: bool = True,
+                 phase: Phase | None = None) -> torch.Tensor:
+        """Samples from G (the EMA copy if there is one) in eval mode, on the CPU, float32."""
+        G = self.ema.model if (ema and self.ema is not None) else self.G
+        z = self.fixed_z if z is None else z.to(self.device)
+        phase = phase or self.phase()
+        was_training = G.training
+        G.eval()
+        try:
+            x = G(z, **phase.kwargs).float()
+        finally:
+            G.train(was_training)
+        if phase.stage is not None:
+            from ganlab.models.progan import upsample_to
+
+            x = upsample_to(x, self.config.arch.resolution)
+        return x.cpu()
+
+    def snapshot(self) -> torch.Tensor:
+        """Fixed-noise samples: kept in ``self.samples``, written to ``samples/`` with a run dir."""
+        x = self.generate()
+        self.samples.append((self.step, self.images_seen, x))
+        if self.out_dir is not None:
+            from ganlab.viz import save_png
+
+            save_png(x, self.out_dir / "samples" / f"step_{self.step:07d}.png")
+        self._check_collapse(x)
+        self._emit("sample", {"step": self.step, "images_seen": self.images_seen, "images": x})
+        return x
+
+    def _check_collapse(self, x: torch.Tensor) -> None:
+        if x.shape[0] < 8 or self.step < self.collapse_after:
+            return
+        if self._real_diversity is None:
+            self._real_diversity = _diversity(self.data.tensors(64).float().cpu())
+        ratio = _diversity(x) / max(self._real_diversity, 1e-12)
+        if ratio < self.collapse_ratio:
+            self._warn_once(
+                "collapse",
+                f"possible mode collapse at step {self.step}: samples for different z are nearly "
+                f"identical (diversity {ratio:.1%} of the data's). Try a lower learning rate, the "
+                "least-squares or WGAN-GP loss, or restart with another seed.",
+            )
+
+    def _emit(self, event: str, info: dict[str, Any]) -> None:
+        for cb in self.callbacks:
+            cb(self, event, info)
+
+    # ---------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "format": ckpt.FORMAT,
+            "version": ckpt.VERSION,
+            "config": self.config.to_dict(),
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "G_ema": self.ema.model.state_dict() if self.ema is not None else None,
+            "opt_G": self.opt_G.state_dict(),
+            "opt_D": self.opt_D.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "step": self.step,
+            "images_seen": self.images_seen,
+            "elapsed": self.elapsed,
+            "history": self.history,
+            "rng": ckpt.rng_state(),
+        }
+
+    def save(self) -> Path | None:
+        """Write ``checkpoint.pt`` atomically (no-op without an out_dir)."""
+        if self.out_dir is None:
+            return None
+        for p in self.G.parameters():
+            if not torch.isfinite(p).all():
+                raise TrainingDiverged(
+                    f"G's weights are NaN/inf at step {self.step}; not overwriting the last good "
+                    f"checkpoint in {self.out_dir}. Try a lower learning rate or --amp off."
+                )
+        path = self.out_dir / ckpt.CHECKPOINT_NAME
+        ckpt.atomic_torch_save(self.state_dict(), path)
+        self._emit("checkpoint", {"step": self.step, "path": path})
+        return path
+
+    def _load_for_resume(self) -> dict[str, Any]:
+        if self.out_dir is None:
+            raise RunDirError("resume=True needs the run directory (out_dir) to resume from")
+        if not ckpt.is_run_dir(self.out_dir):
+            raise RunDirError(f"nothing to resume: {self.out_dir} is not a ganlab run directory "
+                              "(no config.json); start a new run without --resume")
+        if not (self.out_dir / ckpt.CHECKPOINT_NAME).exists():
+            raise RunDirError(f"nothing to resume: {self.out_dir} has no checkpoint.pt yet; "
+                              "start it again without --resume (after deleting the directory)")
+        return ckpt.load_checkpoint(self.out_dir / ckpt.CHECKPOINT_NAME)
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        if self.ema is not None and state.get("G_ema") is not None:
+            self.ema.model.load_state_dict(state["G_ema"])
+        self.opt_G.load_state_dict(state["opt_G"])
+        self.opt_D.load_state_dict(state["opt_D"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.step = int(state["step"])
+        self.images_seen = int(state["images_seen"])
+        self.elapsed = float(state.get("elapsed", 0.0))
+        self.history = list(state.get("history", []))
+        ckpt.set_rng_state(state["rng"])
+
+
+def _check_fresh_run_dir(out_dir: Path) -> None:
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise RunDirError(f"{out_dir} exists and is not a directory; choose another --out")
+    if ckpt.is_run_dir(out_dir):
+        raise RunDirError(f"{out_dir} already holds a ganlab run; pass --resume to continue it, "
+                          "or choose another --out")
+    if any(out_dir.iterdir()):
+        raise RunDirError(f"{out_dir} exists, is not empty and is not a ganlab run; refusing to "
+                          "write into it. Choose another --out")
+
+
+def _amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
+    if device.type != "cuda" or mode == "off":
+        return None
+    if mode == "fp16":
+        return torch.float16
+    if mode == "bf16" or torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float16
+
+
+def _diversity(x: torch.Tensor) -> float:
+    flat = x.flatten(1).float()
+    return torch.pdist(flat).mean().item()
+
+
+class _StopFlag:
+    """Turns SIGINT into a flag checked between steps, so a checkpoint is never half-updated."""
+
+    def __init__(self) -> None:
+        self.set = False
+        self._previous: Any = None
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.set:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self.set = True
+
+    def __enter__(self) -> _StopFlag:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+@dataclass
+class LoadedRun:
+    """A trained run: its config, G (the EMA weights when the run kept them) and D, in eval mode."""
+
+    config: RunConfig
+    G: nn.Module
+    D: nn.Module
+    step: int
+    images_seen: int
+    history: list[dict[str, float]]
+
+    @torch.no_grad()
+    def sample(self, n: int = 64, seed: int = 0, **kwargs: Any) -> torch.Tensor:
+        """``n`` samples for latent seed ``seed``, on the CPU in [-1, 1]."""
+        device = next(self.G.parameters()).device
+        z = sample_z(n, self.config.arch.latent_dim, seed=seed, device=device)
+        return self.G(z, **kwargs).float().cpu()
+
+
+def load_run(run_dir: str | Path, device: str | torch.device | None = "cpu",
+             ema: bool = True) -> LoadedRun:
+    """Rebuild G and D from a run directory (or a checkpoint file); needs nothing else."""
+    path = Path(run_dir)
+    if path.is_dir() and not ckpt.is_run_dir(path):
+        raise ckpt.CheckpointError(f"{path} is not a ganlab run directory (no config.json)")
+    state = ckpt.load_checkpoint(path)
+    config = RunConfig.from_dict(state["config"])
+    G, D = build(config.arch)
+    g_state = state["G_ema"] if ema and state.get("G_ema") is not None else state["G"]
+    G.load_state_dict(g_state)
+    D.load_state_dict(state["D"])
+    dev = resolve_device(device)
+    return LoadedRun(config, G.to(dev).eval(), D.to(dev).eval(), int(state["step"]),
+                     int(state["images_seen"]), list(state.get("history", [])))

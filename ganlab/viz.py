@@ -1,0 +1,146 @@
+"""Pictures: sample grids as PNG bytes, GIF animations and the course's standard plots.
+
+The grid and GIF functions use only torch and Pillow, so interactive widgets can render without
+matplotlib; the plotting helpers import matplotlib when they are called.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Images in [-1, 1], (B, C, H, W) -> uint8 (B, C, H, W) on the CPU."""
+    if images.ndim != 4:
+        raise ValueError(f"expected images of shape (B, C, H, W), got {tuple(images.shape)}")
+    x = images.detach().float().cpu().clamp(-1, 1).add(1).mul(127.5).round()
+    return x.to(torch.uint8)
+
+
+def grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2,
+         pad_value: int = 255, scale: int = 1) -> torch.Tensor:
+    """Tile (B, C, H, W) images in [-1, 1] into one uint8 (H', W', 3) array (grey becomes RGB)."""
+    x = to_uint8(images)
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    if x.shape[1] != 3:
+        raise ValueError(f"expected 1 or 3 channels, got {x.shape[1]}")
+    if scale > 1:
+        x = x.repeat_interleave(scale, dim=2).repeat_interleave(scale, dim=3)
+    b, _, h, w = x.shape
+    nrow = nrow or math.ceil(math.sqrt(b))
+    ncol = math.ceil(b / nrow)
+    out = torch.full((3, ncol * (h + padding) + padding, nrow * (w + padding) + padding),
+                     pad_value, dtype=torch.uint8)
+    for i in range(b):
+        r, c = divmod(i, nrow)
+        top, left = padding + r * (h + padding), padding + c * (w + padding)
+        out[:, top:top + h, left:left + w] = x[i]
+    return out.permute(1, 2, 0).contiguous()  # (H', W', 3)
+
+
+def grid_image(images: torch.Tensor, nrow: int | None = None, scale: int = 1, padding: int = 2):
+    """A PIL image of the grid."""
+    from PIL import Image
+
+    return Image.fromarray(grid(images, nrow=nrow, scale=scale, padding=padding).numpy(), "RGB")
+
+
+def png_bytes(images: torch.Tensor, nrow: int | None = None, scale: int = 1,
+              padding: int = 2) -> bytes:
+    """PNG-encoded grid; the bytes depend only on the pixel values (no timestamps)."""
+    buf = io.BytesIO()
+    grid_image(images, nrow=nrow, scale=scale, padding=padding).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def save_png(images: torch.Tensor, path: str | os.PathLike, nrow: int | None = None,
+             scale: int = 1) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(png_bytes(images, nrow=nrow, scale=scale))
+    return path
+
+
+def gif_bytes(frames: Sequence[torch.Tensor], nrow: int | None = None, scale: int = 1,
+              duration_ms: int = 200, loop: int = 0) -> bytes:
+    """An animated GIF; each frame is a batch of images in [-1, 1] tiled as a grid."""
+    if not frames:
+        raise ValueError("gif_bytes needs at least one frame")
+    pictures = [grid_image(f, nrow=nrow, scale=scale) for f in frames]
+    size = pictures[-1].size
+    pictures = [p if p.size == size else p.resize(size) for p in pictures]
+    buf = io.BytesIO()
+    pictures[0].save(buf, format="GIF", save_all=True, append_images=pictures[1:],
+                     duration=duration_ms, loop=loop)
+    return buf.getvalue()
+
+
+def save_gif(frames: Sequence[torch.Tensor], path: str | os.PathLike, **kwargs: Any) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gif_bytes(frames, **kwargs))
+    return path
+
+
+def show(images: torch.Tensor, title: str | None = None, nrow: int | None = None,
+         ax: Any = None, scale: int = 1):
+    """Draw a grid with matplotlib (for notebooks)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 5))
+    ax.imshow(grid(images, nrow=nrow, scale=scale).numpy(), interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_history(history: Sequence[dict[str, float]], axes: Any = None):
+    """Loss curves and D(x) / D(G(z)) against images seen, from ``Trainer.history``."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+    seen = [h["images_seen"] for h in history]
+    axes[0].plot(seen, [h["loss_D"] for h in history], label="loss D")
+    axes[0].plot(seen, [h["loss_G"] for h in history], label="loss G")
+    axes[0].set_xlabel("images seen")
+    axes[0].set_title("losses")
+    axes[0].legend()
+    axes[1].plot(seen, [h["D_x"] for h in history], label="D(x)")
+    axes[1].plot(seen, [h["D_G_z"] for h in history], label="D(G(z))")
+    axes[1].set_xlabel("images seen")
+    axes[1].set_title("discriminator outputs")
+    axes[1].legend()
+    return axes
+
+
+def plot_points(fake: torch.Tensor, real: torch.Tensor | None = None,
+                centers: torch.Tensor | None = None, ax: Any = None, title: str | None = None):
+    """Scatter 2-D samples over the real data and the mixture's mode centres."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 4))
+    if real is not None:
+        r = real.detach().cpu()
+        ax.scatter(r[:, 0], r[:, 1], s=2, c="tab:blue", alpha=0.3, label="real")
+    f = fake.detach().float().cpu()
+    ax.scatter(f[:, 0], f[:, 1], s=2, c="tab:orange", alpha=0.5, label="generated")
+    if centers is not None:
+        ax.scatter(centers[:, 0], centers[:, 1], marker="x", c="k", s=30, label="modes")
+    ax.set_xlim(-1.1, 1.1)
+    ax.set_ylim(-1.1, 1.1)
+    ax.set_aspect("equal")
+    if title:
+        ax.set_title(title)
+    return ax
