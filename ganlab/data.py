@@ -146,10 +146,10 @@ def _hsv_to_rgb(h: torch.Tensor, s: torch.Tensor, v: torch.Tensor) -> torch.Tens
 
 
 def shapes(resolution: int = 32, n: int = 8192, seed: int = 0) -> TensorData:
-    """Procedurally drawn RGB images: one coloured circle, square or triangle on a shaded background.
+    """Procedurally drawn RGB images: a coloured circle, square or triangle on a shaded background.
 
     Deterministic given ``seed``. Drawn at 2x the resolution and average-pooled for smooth
-    edges (up to 128 px; larger sizes are drawn directly). Labels are the shape index in SHAPE_NAMES.
+    edges (up to 128 px; larger sizes are drawn directly). Labels index SHAPE_NAMES.
     """
     valid = tuple(2**k for k in range(2, 9))
     _check_resolution("shapes", resolution, valid)

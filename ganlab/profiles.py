@@ -1,8 +1,8 @@
 """Run profiles: how big every notebook and preset is allowed to be.
 
 ``tiny`` is for CI (each notebook in seconds), ``default`` for a 2-core laptop CPU (minutes,
-embedded data) and ``full`` for a GPU with the real data sets and the papers' settings. The active profile
-comes from the ``GANLAB_PROFILE`` environment variable.
+embedded data) and ``full`` for a GPU with the real data sets and the papers' settings. The
+active profile comes from the ``GANLAB_PROFILE`` environment variable.
 """
 
 from __future__ import annotations
