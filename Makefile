@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NBVAL_TIMEOUT ?= 300
+NBVAL_FAILURES ?=
 
 .PHONY: lab test lint unit nbval notebooks browser clean
 
@@ -24,9 +25,14 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
+# Every notebook, executed end to end in the tiny profile. With NBVAL_FAILURES=DIR, a failure
+# also writes the notebooks executed with their errors to DIR (CI uploads it as an artifact).
 nbval: $(STAMP)
 	GANLAB_PROFILE=tiny $(BIN)/python -m pytest -q --nbval-lax --nbval-current-env \
-		--nbval-cell-timeout=$(NBVAL_TIMEOUT) -p no:cacheprovider notebooks/
+		--nbval-cell-timeout=$(NBVAL_TIMEOUT) -p no:cacheprovider \
+		$(if $(NBVAL_FAILURES),--junitxml=$(NBVAL_FAILURES)/junit.xml) notebooks/ \
+	|| { $(if $(NBVAL_FAILURES),GANLAB_PROFILE=tiny $(BIN)/python scripts/nbval_failures.py \
+		$(NBVAL_FAILURES)/junit.xml $(NBVAL_FAILURES);) exit 1; }
 
 # Re-execute every notebook in the default profile, writing the outputs that get committed.
 notebooks: $(STAMP)
