@@ -17,13 +17,13 @@ $(STAMP): pyproject.toml
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
-test: $(STAMP) lint unit nbval
+test: $(STAMP) lint unit nbval browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check ganlab tests
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -m "not browser" tests
 
 # Every notebook, executed end to end in the tiny profile. With NBVAL_FAILURES=DIR, a failure
 # also writes the notebooks executed with their errors to DIR (CI uploads it as an artifact).
@@ -33,6 +33,20 @@ nbval: $(STAMP)
 		$(if $(NBVAL_FAILURES),--junitxml=$(NBVAL_FAILURES)/junit.xml) notebooks/ \
 	|| { $(if $(NBVAL_FAILURES),GANLAB_PROFILE=tiny $(BIN)/python scripts/nbval_failures.py \
 		$(NBVAL_FAILURES)/junit.xml $(NBVAL_FAILURES);) exit 1; }
+
+# The latent explorer in a real browser: JupyterLab + Debian's Chromium driven by playwright
+# (never a downloaded browser). Installs chromium with apt-get when it is missing and we are root;
+# otherwise the test skips with a loud message.
+browser: $(STAMP)
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else \
+			echo "!!! /usr/bin/chromium is missing and cannot be installed here (needs root and apt-get):"; \
+			echo "!!! the browser test will SKIP. Install Debian's chromium to run it."; \
+		fi; \
+	fi
+	$(BIN)/python -m pytest -q -rs -m browser -p no:cacheprovider tests/test_browser.py
 
 # Re-execute every notebook in the default profile, writing the outputs that get committed.
 notebooks: $(STAMP)

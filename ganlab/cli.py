@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--loss", choices=("minimax", "nonsaturating", "least_squares", "wgan_gp"),
                    help="override the model's loss")
     t.add_argument("--amp", choices=("auto", "off", "bf16", "fp16"), help="mixed precision (CUDA)")
-    t.add_argument("--download", action="store_true", help="allow downloading real data sets")
+    t.add_argument("--download", action="store_true", help="allow downloading real data sets "
+                   "(the full profile allows it by default)")
     t.add_argument("--data-root", default="data", help="where real data sets live (default data/)")
     t.add_argument("--gif", action="store_true", help="also write progress.gif of the samples")
     t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -119,7 +120,9 @@ def _train(args: argparse.Namespace) -> int:
         if args.loss:
             overrides["loss__name"] = args.loss
         config = preset(args.model, args.data, profile=args.profile, **overrides)
-        data_changes = {"root": args.data_root, "download": args.download}
+        # The full profile's presets may download; elsewhere only an explicit --download does.
+        data_changes = {"root": args.data_root,
+                        "download": args.download or config.data.download}
         if args.resolution:
             import dataclasses
 

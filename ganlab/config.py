@@ -232,6 +232,10 @@ class RunConfig:
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
         if not isinstance(data, dict) or "model" not in data or "arch" not in data:
             raise ValueError("not a ganlab run config: expected keys 'model' and 'arch'")
+        unknown = set(data) - {"model", "arch", "data", "loss", "train"}
+        if unknown:
+            raise ValueError(f"unknown RunConfig fields {sorted(unknown)}; valid: model, arch, "
+                             "data, loss, train")
         arch = dict(data["arch"])
         family = arch.pop("family", None)
         classes = arch_classes()

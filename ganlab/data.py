@@ -255,6 +255,14 @@ def torchvision_set(name: str, resolution: int | None, root: Path, download: boo
         if "not found" in str(err).lower() or "corrupted" in str(err).lower():
             raise _not_found(name, root, hint) from None
         raise
+    except OSError as err:  # a download that could not reach its server
+        if isinstance(err, DataNotFoundError):
+            raise
+        raise DataNotFoundError(
+            f"could not download {name!r} into {root.resolve()} ({type(err).__name__}: {err}). "
+            f"Check the internet connection, or put the files there yourself. Offline, use an "
+            f"embedded set instead: {', '.join(EMBEDDED)}."
+        ) from None
     if resolution is not None and resolution != data.shape[-1]:
         resized = _resize(data.float() / 255.0, resolution)
         data = (resized * 255).round().clamp(0, 255).to(torch.uint8)

@@ -122,9 +122,7 @@ def preset(model: str, data: str | None = None, profile: str | None = None,
         if model == "vanilla":
             arch = MLPConfig(data_shape=(channels, res, res), **_MLP_IMAGES[prof])
         elif model == "progan":
-            from ganlab.models.progan import ProGANConfig
-
-            from ganlab.models.progan import steps_for_schedule
+            from ganlab.models.progan import ProGANConfig, steps_for_schedule
 
             arch = ProGANConfig(channels=channels, **_PROGAN[prof])
             # A ProGAN run lasts as long as its growth schedule.
@@ -133,6 +131,7 @@ def preset(model: str, data: str | None = None, profile: str | None = None,
             arch = DCGANConfig(channels=channels, **_DCGAN[prof])
         train = TrainConfig(**(train_fields if model == "progan" else _TRAIN[model][prof]))
         size = {"tiny": 512, "default": 8192, "full": 50_000}[prof] if data == "shapes" else None
-        data_cfg = DataConfig(name=data, resolution=res, size=size, download=False)
+        # Only the full profile may download real data sets; tiny and default stay offline.
+        data_cfg = DataConfig(name=data, resolution=res, size=size, download=prof == "full")
     config = RunConfig(model=model, arch=arch, data=data_cfg, loss=loss, train=train)
     return config.replace(**overrides) if overrides else config

@@ -124,7 +124,7 @@ def plot_history(history: Sequence[dict[str, float]], axes: Any = None):
     return axes
 
 
-def plot_points(fake: torch.Tensor, real: torch.Tensor | None = None,
+def plot_points(fake: torch.Tensor | None = None, real: torch.Tensor | None = None,
                 centers: torch.Tensor | None = None, ax: Any = None, title: str | None = None):
     """Scatter 2-D samples over the real data and the mixture's mode centres."""
     import matplotlib.pyplot as plt
@@ -134,8 +134,9 @@ def plot_points(fake: torch.Tensor, real: torch.Tensor | None = None,
     if real is not None:
         r = real.detach().cpu()
         ax.scatter(r[:, 0], r[:, 1], s=2, c="tab:blue", alpha=0.3, label="real")
-    f = fake.detach().float().cpu()
-    ax.scatter(f[:, 0], f[:, 1], s=2, c="tab:orange", alpha=0.5, label="generated")
+    if fake is not None:
+        f = fake.detach().float().cpu()
+        ax.scatter(f[:, 0], f[:, 1], s=2, c="tab:orange", alpha=0.5, label="generated")
     if centers is not None:
         ax.scatter(centers[:, 0], centers[:, 1], marker="x", c="k", s=30, label="modes")
     ax.set_xlim(-1.1, 1.1)
