@@ -43,10 +43,12 @@ _TRAIN = {
                      checkpoint_every=2000),
     },
     "progan": {
-        "tiny": dict(steps=20, batch_size=8, lr_g=1e-3, lr_d=1e-3, betas=(0.0, 0.99), ema=0.999,
+        # EMA decay: the paper's 0.999 averages over ~1,000 steps, longer than a whole CPU-sized
+        # phase, so the short profiles use a shorter horizon.
+        "tiny": dict(steps=20, batch_size=8, lr_g=1e-3, lr_d=1e-3, betas=(0.0, 0.99), ema=0.9,
                      log_every=4, sample_every=4, checkpoint_every=8, n_samples=16),
         "default": dict(steps=2625, batch_size=16, lr_g=1e-3, lr_d=1e-3, betas=(0.0, 0.99),
-                        ema=0.999, log_every=25, sample_every=250, checkpoint_every=1000),
+                        ema=0.99, log_every=25, sample_every=250, checkpoint_every=1000),
         "full": dict(steps=650_000, batch_size=16, lr_g=1e-3, lr_d=1e-3, betas=(0.0, 0.99),
                      ema=0.999, log_every=100, sample_every=5000, checkpoint_every=5000),
     },
@@ -74,8 +76,11 @@ _MLP_POINTS = {
 _POINTS_TRAIN = {
     "tiny": dict(steps=40, batch_size=128, lr_g=1e-3, lr_d=1e-3, betas=(0.5, 0.999),
                  log_every=10, sample_every=20, checkpoint_every=20, n_samples=512),
-    "default": dict(steps=3000, batch_size=256, lr_g=1e-3, lr_d=1e-3, betas=(0.5, 0.999),
-                    log_every=50, sample_every=250, checkpoint_every=1000, n_samples=2500),
+    # Measured on ring8 with LSGAN, seeds 0-2: 6-7 of 8 modes, 74-78% high-quality samples
+    # (without the EMA: 4-6 modes, 42-48%).
+    "default": dict(steps=4000, batch_size=256, lr_g=5e-4, lr_d=5e-4, betas=(0.5, 0.999),
+                    ema=0.99, log_every=50, sample_every=250, checkpoint_every=1000,
+                    n_samples=2500),
     "full": dict(steps=20000, batch_size=500, lr_g=1e-4, lr_d=1e-4, betas=(0.5, 0.999),
                  log_every=100, sample_every=1000, checkpoint_every=5000, n_samples=2500),
 }
@@ -134,4 +139,12 @@ def preset(model: str, data: str | None = None, profile: str | None = None,
         # Only the full profile may download real data sets; tiny and default stay offline.
         data_cfg = DataConfig(name=data, resolution=res, size=size, download=prof == "full")
     config = RunConfig(model=model, arch=arch, data=data_cfg, loss=loss, train=train)
-    return config.replace(**overrides) if overrides else config
+    if not overrides:
+        return config
+    config = config.replace(**overrides)
+    if model == "progan" and "train__steps" not in overrides and "train" not in overrides:
+        from ganlab.models.progan import steps_for_schedule
+
+        # The schedule may have changed: the run still lasts exactly as long as it.
+        config = config.replace(train__steps=steps_for_schedule(config.arch))
+    return config

@@ -401,9 +401,14 @@ class Trainer:
         x = self.generate()
         self.samples.append((self.step, self.images_seen, x))
         if self.out_dir is not None:
-            from ganlab.viz import save_png
+            from ganlab.viz import save_png, save_points_png
 
-            save_png(x, self.out_dir / "samples" / f"step_{self.step:07d}.png")
+            path = self.out_dir / "samples" / f"step_{self.step:07d}.png"
+            if x.ndim == 4:
+                save_png(x, path)
+            else:  # 2-D points: a scatter plot over the data's mode centres
+                mixture = self.data.mixture
+                save_points_png(x, path, None if mixture is None else mixture.centers)
         self._check_collapse(x)
         self._emit("sample", {"step": self.step, "images_seen": self.images_seen, "images": x})
         return x
@@ -469,6 +474,8 @@ class Trainer:
         if not (self.out_dir / ckpt.CHECKPOINT_NAME).exists():
             raise RunDirError(f"nothing to resume: {self.out_dir} has no checkpoint.pt yet; "
                               "start it again without --resume (after deleting the directory)")
+        for stale in self.out_dir.glob(".*.tmp-*"):  # left by a run killed mid-save
+            stale.unlink(missing_ok=True)
         return ckpt.load_checkpoint(self.out_dir / ckpt.CHECKPOINT_NAME)
 
     def _restore(self, state: dict[str, Any]) -> None:

@@ -69,6 +69,39 @@ def save_png(images: torch.Tensor, path: str | os.PathLike, nrow: int | None = N
     return path
 
 
+def points_png(points: torch.Tensor, centers: torch.Tensor | None = None, size: int = 256,
+               limit: float = 1.1) -> bytes:
+    """A scatter plot of 2-D points in [-limit, limit]^2 as PNG bytes (Pillow only, no matplotlib)."""
+    from PIL import Image, ImageDraw
+
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"expected points of shape (N, 2), got {tuple(points.shape)}")
+    img = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(img)
+
+    def to_px(p: torch.Tensor) -> torch.Tensor:
+        return ((p.detach().float().cpu() + limit) / (2 * limit) * (size - 1)).round()
+
+    for x, y in to_px(points).tolist():
+        draw.point((x, size - 1 - y), fill=(230, 120, 20))
+    if centers is not None:
+        for x, y in to_px(centers).tolist():
+            y = size - 1 - y
+            draw.line((x - 3, y - 3, x + 3, y + 3), fill="black")
+            draw.line((x - 3, y + 3, x + 3, y - 3), fill="black")
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def save_points_png(points: torch.Tensor, path: str | os.PathLike,
+                    centers: torch.Tensor | None = None) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(points_png(points, centers))
+    return path
+
+
 def gif_bytes(frames: Sequence[torch.Tensor], nrow: int | None = None, scale: int = 1,
               duration_ms: int = 200, loop: int = 0) -> bytes:
     """An animated GIF; each frame is a batch of images in [-1, 1] tiled as a grid."""

@@ -1,0 +1,261 @@
+"""Tests for the command line (ganlab.cli): help, train/resume, sample, info, Ctrl-C, errors.
+
+Most commands run in-process through ``ganlab.cli.main`` (a subprocess costs seconds of torch
+import); the Ctrl-C test runs ``python -m ganlab`` for real.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from ganlab import checkpoint as ckpt
+from ganlab.cli import main
+from ganlab.presets import preset
+
+TINY = ["--profile", "tiny", "--no-progress"]
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exit_:  # argparse errors and --help
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def dcgan_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny DCGAN trained for 4 steps, with --gif."""
+    out = tmp_path_factory.mktemp("cli") / "dcgan"
+    assert main(["train", "dcgan", "--steps", "4", "--out", str(out), "--gif", *TINY]) == 0
+    return out
+
+
+# ---------------------------------------------------------------- help
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["--help"], ["train", "sample", "info"]),
+        (["train", "--help"], ["--data", "--steps", "--out", "--profile", "--device", "--resume",
+                               "--seed", "--batch-size", "--resolution", "--loss", "--amp",
+                               "--download", "--data-root", "--gif", "--no-progress",
+                               "vanilla", "dcgan", "lsgan", "progan"]),
+        (["sample", "--help"], ["--n", "--seed", "--out", "--device", "--no-ema"]),
+        (["info", "--help"], ["--json"]),
+    ],
+)
+def test_help(argv: list[str], words: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(argv, capsys)
+    assert code == 0
+    for word in words:
+        assert word in out
+
+
+# ---------------------------------------------------------------- train, resume, sample, info
+def test_train_writes_a_run(dcgan_run: Path) -> None:
+    state = ckpt.load_checkpoint(dcgan_run)
+    tiny = preset("dcgan", profile="tiny")
+    assert state["step"] == 4
+    assert state["images_seen"] == 4 * tiny.train.batch_size
+    assert (dcgan_run / "config.json").is_file()
+    frames = sorted((dcgan_run / "samples").glob("*.png"))
+    with Image.open(dcgan_run / "progress.gif") as im:
+        assert getattr(im, "n_frames", 1) == len(frames) >= 1
+
+
+def test_resume_equals_one_long_run(dcgan_run: Path, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    split = tmp_path / "split"
+    shutil.copytree(dcgan_run, split)
+    code, _, err = run_cli(["train", "dcgan", "--steps", 8, "--out", split, "--resume",
+                            "--no-progress"], capsys)
+    assert code == 0, err
+    whole = tmp_path / "whole"
+    code, _, err = run_cli(["train", "dcgan", "--steps", 8, "--out", whole, *TINY], capsys)
+    assert code == 0, err
+    a, b = ckpt.load_checkpoint(split), ckpt.load_checkpoint(whole)
+    assert a["step"] == b["step"] == 8
+    for part in ("G", "D"):
+        assert a[part].keys() == b[part].keys()
+        for key in a[part]:
+            assert torch.equal(a[part][key], b[part][key]), f"{part}.{key} differs"
+
+
+def test_sample_is_deterministic_and_depends_on_seed(dcgan_run: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    paths = [tmp_path / f"{name}.png" for name in ("a", "b", "c")]
+    for path, seed in zip(paths, (3, 3, 4)):
+        code, _, err = run_cli(["sample", dcgan_run, "--n", 10, "--seed", seed, "--out", path],
+                               capsys)
+        assert code == 0, err
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    assert paths[0].read_bytes() != paths[2].read_bytes()
+    r = preset("dcgan", profile="tiny").arch.resolution
+    per_row = math.ceil(math.sqrt(10))
+    rows = math.ceil(10 / per_row)
+    with Image.open(paths[0]) as im:
+        assert im.size == (per_row * (r + 2) + 2, rows * (r + 2) + 2)
+
+
+def test_info_reports_progress(dcgan_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["info", dcgan_run], capsys)
+    assert code == 0
+    assert "step 4" in out and "dcgan" in out
+    code, out, _ = run_cli(["info", dcgan_run, "--json"], capsys)
+    assert code == 0
+    info = json.loads(out)
+    assert info["checkpoint"]["step"] == 4
+    assert info["config"]["model"] == "dcgan"
+
+
+def test_train_points_with_a_run_directory(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    # The CLI's own example: ganlab train lsgan --data ring8 --steps 3000 --out runs/ring
+    code, _, err = run_cli(["train", "lsgan", "--data", "ring8", "--steps", 3, "--out",
+                            tmp_path / "ring", *TINY], capsys)
+    assert code == 0, err
+    assert ckpt.load_checkpoint(tmp_path / "ring")["step"] == 3
+
+
+# ---------------------------------------------------------------- Ctrl-C
+def test_ctrl_c_saves_a_checkpoint_and_resumes(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if k != "GANLAB_PROFILE"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ganlab", "train", "dcgan", "--profile", "tiny", "--steps",
+         "100000", "--out", str(out), "--no-progress"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "checkpoint.pt").exists():
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "no checkpoint within 120 s"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "interrupted at step" in stdout
+
+    code, text, _ = run_cli(["info", out, "--json"], capsys)
+    assert code == 0
+    step = json.loads(text)["checkpoint"]["step"]
+    assert 0 < step < 100_000
+    assert ckpt.load_checkpoint(out)["step"] == step
+
+    code, _, err = run_cli(["train", "dcgan", "--out", out, "--resume", "--steps", step + 2,
+                            "--no-progress"], capsys)
+    assert code == 0, err
+    assert ckpt.load_checkpoint(out)["step"] == step + 2
+
+
+# ---------------------------------------------------------------- errors a user can fix
+def _corrupt_copy(run: Path, tmp_path: Path) -> Path:
+    bad = tmp_path / "bad_run"
+    shutil.copytree(run, bad)
+    data = (bad / "checkpoint.pt").read_bytes()
+    (bad / "checkpoint.pt").write_bytes(data[: len(data) // 3])
+    return bad
+
+
+def _mnist_root(tmp_path: Path) -> Path:
+    return tmp_path / "no_data_here"
+
+
+ERRORS = {
+    "unknown model": (lambda t, r: ["train", "stylegan", "--out", t / "o"], ["stylegan"]),
+    "unknown data set": (lambda t, r: ["train", "dcgan", "--data", "imagenet", "--out", t / "o",
+                                       *TINY], ["imagenet"]),
+    "steps 0": (lambda t, r: ["train", "dcgan", "--steps", "0", "--out", t / "o", *TINY],
+                ["--steps"]),
+    "negative batch size": (lambda t, r: ["train", "dcgan", "--batch-size", "-1", "--out",
+                                          t / "o", *TINY], ["--batch-size"]),
+    "dcgan resolution 48": (lambda t, r: ["train", "dcgan", "--resolution", "48", "--out",
+                                          t / "o", *TINY], ["48"]),
+    "unknown profile option": (lambda t, r: ["train", "dcgan", "--profile", "huge", "--out",
+                                             t / "o"], ["huge"]),
+    "resume nothing": (lambda t, r: ["train", "dcgan", "--resume", "--out", t / "o", *TINY],
+                       ["nothing to resume"]),
+    "resume other model": (lambda t, r: ["train", "vanilla", "--resume", "--out", r, *TINY],
+                           ["dcgan"]),
+    "sample corrupt": (lambda t, r: ["sample", _corrupt_copy(r, t), "--out", t / "x.png"],
+                       ["corrupt"]),
+    "info corrupt": (lambda t, r: ["info", _corrupt_copy(r, t)], ["corrupt"]),
+    "sample not a run": (lambda t, r: ["sample", t, "--out", t / "x.png"], ["not a ganlab run"]),
+    "info not a run": (lambda t, r: ["info", t], ["not a ganlab run"]),
+    "mnist offline": (lambda t, r: ["train", "vanilla", "--data", "mnist", "--data-root",
+                                    _mnist_root(t), "--out", t / "o", *TINY],
+                      ["mnist", "download"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ERRORS))
+def test_errors_are_one_line_with_exit_code_2(case: str, dcgan_run: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    make, words = ERRORS[case]
+    before = ckpt.load_checkpoint(dcgan_run)["step"]
+    code, out, err = run_cli(make(tmp_path, dcgan_run), capsys)
+    assert code == 2
+    text = out + err
+    assert "Traceback" not in text
+    error_lines = [line for line in text.splitlines() if "error:" in line]
+    assert len(error_lines) == 1, text
+    for word in words:
+        assert word in error_lines[0]
+    if case == "mnist offline":
+        assert str(_mnist_root(tmp_path).resolve()) in error_lines[0]
+    # A failed command leaves no half-made run behind and does not touch existing ones.
+    assert not (tmp_path / "o").exists()
+    assert ckpt.load_checkpoint(dcgan_run)["step"] == before
+
+
+def test_unknown_profile_in_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("GANLAB_PROFILE", "huge")
+    code, out, err = run_cli(["train", "dcgan", "--out", tmp_path / "o", "--no-progress"], capsys)
+    assert code == 2
+    assert "Traceback" not in out + err
+    (line,) = [line for line in err.splitlines() if "error:" in line]
+    assert "huge" in line and "tiny" in line and "GANLAB_PROFILE" in line
+
+
+def test_non_ganlab_output_directory_is_untouched(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "photos"
+    out.mkdir()
+    (out / "holiday.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    code, _, err = run_cli(["train", "dcgan", "--steps", 2, "--out", out, *TINY], capsys)
+    assert code == 2
+    (line,) = [line for line in err.splitlines() if "error:" in line]
+    assert "not empty" in line
+    assert sorted(p.name for p in out.iterdir()) == ["holiday.jpg"]
+    assert (out / "holiday.jpg").read_bytes() == b"\xff\xd8 not really a jpeg"
+
+
+def test_cuda_requested_without_cuda(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    code, _, err = run_cli(["train", "dcgan", "--device", "cuda", "--steps", 2, "--out",
+                            tmp_path / "o", *TINY], capsys)
+    assert code == 2
+    (line,) = [line for line in err.splitlines() if "error:" in line]
+    assert "CUDA" in line
+    assert not (tmp_path / "o").exists()

@@ -1,0 +1,153 @@
+"""Tests for ganlab.config and ganlab.presets: frozen configs, JSON round trips, validation."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from ganlab.config import (
+    DataConfig,
+    DCGANConfig,
+    LossConfig,
+    MLPConfig,
+    RunConfig,
+    TrainConfig,
+)
+from ganlab.presets import preset
+
+MODELS = ("vanilla", "dcgan", "lsgan", "progan")
+PROFILES = ("tiny", "default", "full")
+PRESETS = [(m, None, p) for m in MODELS for p in PROFILES] + [
+    (m, d, p) for m in ("vanilla", "lsgan") for d in ("ring8", "grid25") for p in PROFILES
+]
+
+
+def test_configs_are_frozen() -> None:
+    config = preset("dcgan", profile="tiny")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.model = "vanilla"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.train.steps = 5
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.arch.resolution = 32
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.loss.name = "wgan_gp"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.data.name = "digits"
+
+
+@pytest.mark.parametrize(("model", "data", "prof"), PRESETS,
+                         ids=[f"{m}-{d or 'default'}-{p}" for m, d, p in PRESETS])
+def test_json_round_trip_for_every_preset(model: str, data: str | None, prof: str) -> None:
+    config = preset(model, data, profile=prof)
+    text = config.to_json()
+    assert json.loads(text)["model"] == model
+    again = RunConfig.from_json(text)
+    assert again == config
+    assert type(again.arch) is type(config.arch)
+    # Tuples must come back as tuples (lists would compare unequal and break hashing).
+    for part in ("arch", "data", "loss", "train"):
+        for f in dataclasses.fields(getattr(config, part)):
+            want = getattr(getattr(config, part), f.name)
+            got = getattr(getattr(again, part), f.name)
+            assert type(got) is type(want), f"{part}.{f.name}: {type(got)} != {type(want)}"
+    assert again.to_json() == text
+
+
+def test_presets_follow_the_requested_profile() -> None:
+    tiny, default = preset("dcgan", profile="tiny"), preset("dcgan", profile="default")
+    assert tiny.train.steps < default.train.steps
+    assert preset("lsgan", "ring8", profile="tiny").arch.data_shape == (2,)
+    assert preset("lsgan", profile="tiny").loss.name == "least_squares"
+    assert preset("progan", profile="tiny").loss.name == "wgan_gp"
+
+
+def test_preset_overrides_nested_fields() -> None:
+    config = preset("dcgan", profile="tiny", train__steps=7, arch__g_width=4, loss__name="minimax")
+    assert config.train.steps == 7
+    assert config.arch.g_width == 4
+    assert config.loss.name == "minimax"
+    assert preset("dcgan", profile="tiny").train.steps != 7
+
+
+def test_replace_returns_a_new_config() -> None:
+    config = preset("vanilla", profile="tiny")
+    changed = config.replace(train__seed=3, train__batch_size=8)
+    assert (changed.train.seed, changed.train.batch_size) == (3, 8)
+    assert config.train.seed == 0
+    assert changed.arch == config.arch
+
+
+def test_points_cannot_train_with_convolutional_models() -> None:
+    with pytest.raises(ValueError, match="ring8"):
+        preset("dcgan", "ring8", profile="tiny")
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (lambda: TrainConfig(steps=-1), ["steps", "-1"]),
+        (lambda: TrainConfig(steps=0), ["steps", "0"]),
+        (lambda: TrainConfig(batch_size=0), ["batch_size", "0"]),
+        (lambda: TrainConfig(n_critic=0), ["n_critic"]),
+        (lambda: TrainConfig(lr_g=-1e-3), ["lr_g"]),
+        (lambda: TrainConfig(lr_d=float("nan")), ["lr_d"]),
+        (lambda: TrainConfig(betas=(1.0, 0.999)), ["betas"]),
+        (lambda: TrainConfig(betas=(0.5, -0.1)), ["betas"]),
+        (lambda: TrainConfig(betas=(0.5,)), ["betas"]),
+        (lambda: TrainConfig(ema=1.0), ["ema"]),
+        (lambda: TrainConfig(amp="fp8"), ["amp", "fp8"]),
+        (lambda: TrainConfig(seed=-2), ["seed"]),
+        (lambda: LossConfig(name="hinge"), ["hinge", "nonsaturating", "least_squares"]),
+        (lambda: DataConfig(name="imagenet"), ["imagenet", "digits", "mnist"]),
+        (lambda: DataConfig(resolution=0), ["resolution"]),
+        (lambda: DCGANConfig(resolution=48), ["48", "16", "32", "64"]),
+        (lambda: DCGANConfig(channels=2), ["channels"]),
+        (lambda: MLPConfig(data_shape=(1, 16)), ["data_shape"]),
+        (lambda: MLPConfig(d_dropout=1.0), ["d_dropout"]),
+        (lambda: RunConfig(model="stylegan", arch=DCGANConfig()), ["stylegan", "dcgan"]),
+        (lambda: RunConfig(model="vanilla", arch=DCGANConfig()), ["vanilla", "mlp"]),
+    ],
+)
+def test_invalid_values_are_rejected_with_a_clear_message(make, words: list[str]) -> None:
+    with pytest.raises(ValueError) as info:
+        make()
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_from_dict_rejects_unknown_nested_keys() -> None:
+    d = preset("dcgan", profile="tiny").to_dict()
+    d["train"]["stepz"] = 3
+    with pytest.raises(ValueError, match="stepz"):
+        RunConfig.from_dict(d)
+    d = preset("dcgan", profile="tiny").to_dict()
+    d["arch"]["depth"] = 3
+    with pytest.raises(ValueError, match="depth"):
+        RunConfig.from_dict(d)
+
+
+def test_from_dict_rejects_unknown_top_level_keys() -> None:
+    # A misspelt section ("trian") must not silently fall back to the default TrainConfig.
+    d = preset("dcgan", profile="tiny").to_dict()
+    d["trian"] = d.pop("train")
+    with pytest.raises(ValueError, match="trian"):
+        RunConfig.from_dict(d)
+
+
+def test_from_dict_rejects_foreign_data() -> None:
+    with pytest.raises(ValueError, match="model"):
+        RunConfig.from_dict({"a": 1})
+    d = preset("dcgan", profile="tiny").to_dict()
+    d["arch"]["family"] = "stylegan"
+    with pytest.raises(ValueError, match="stylegan"):
+        RunConfig.from_dict(d)
+
+
+def test_invalid_values_in_json_are_rejected() -> None:
+    d = preset("dcgan", profile="tiny").to_dict()
+    d["train"]["batch_size"] = 0
+    with pytest.raises(ValueError, match="batch_size"):
+        RunConfig.from_json(json.dumps(d))

@@ -1,0 +1,265 @@
+"""Tests for ganlab.data: embedded sets, mixtures, offline errors and cached image folders."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from ganlab import data as gdata
+from ganlab.data import DataNotFoundError, TensorData
+
+EMBEDDED_NAMES = ("digits", "shapes", "ring8", "grid25")
+REAL_NAMES = ("mnist", "fashion-mnist", "cifar10", "celeba")
+
+
+def _in_unit_range(x: torch.Tensor) -> bool:
+    return bool(x.min() >= -1.0 and x.max() <= 1.0)
+
+
+@pytest.fixture(scope="module")
+def digits16() -> TensorData:
+    return gdata.digits()
+
+
+# ---------------------------------------------------------------- digits
+def test_digits_shape_range_and_labels(digits16: TensorData) -> None:
+    x = digits16.tensors()
+    assert x.shape == (1797, 1, 16, 16)
+    assert digits16.shape == (1, 16, 16) and len(digits16) == 1797
+    assert _in_unit_range(x)
+    assert x.min() < -0.99 and x.max() > 0.9  # background and ink both present
+    assert sorted(digits16.labels.unique().tolist()) == list(range(10))
+
+
+def test_digits_at_32() -> None:
+    x = gdata.load("digits", resolution=32).tensors()
+    assert x.shape == (1797, 1, 32, 32)
+    assert _in_unit_range(x)
+
+
+def test_digits_bad_resolution() -> None:
+    with pytest.raises(ValueError, match="20"):
+        gdata.digits(20)
+
+
+# ---------------------------------------------------------------- shapes
+@pytest.mark.parametrize("resolution", [2**k for k in range(2, 9)])
+def test_shapes_every_power_of_two(resolution: int) -> None:
+    n = 3
+    ds = gdata.load("shapes", resolution=resolution, size=n)
+    x = ds.tensors()
+    assert x.shape == (n, 3, resolution, resolution)
+    assert _in_unit_range(x)
+    assert x.std() > 0.05  # a shape on a background, not a flat image
+    assert set(ds.labels.tolist()) <= {0, 1, 2}
+    assert len(gdata.SHAPE_NAMES) == 3
+
+
+def test_shapes_n_as_asked() -> None:
+    assert gdata.shapes(16, n=37).tensors().shape == (37, 3, 16, 16)
+
+
+def test_shapes_deterministic_by_seed() -> None:
+    a = gdata.shapes(16, n=64, seed=1).tensors()
+    b = gdata.shapes(16, n=64, seed=1).tensors()
+    c = gdata.shapes(16, n=64, seed=2).tensors()
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+
+
+@pytest.mark.parametrize("resolution", [2, 3, 48, 100, 512])
+def test_shapes_bad_resolution(resolution: int) -> None:
+    with pytest.raises(ValueError, match=str(resolution)):
+        gdata.shapes(resolution, n=2)
+
+
+# ---------------------------------------------------------------- Gaussian mixtures
+def test_ring8_shape_centres_and_std() -> None:
+    ds = gdata.ring8(4000, seed=0)
+    assert ds.data.shape == (4000, 2) and ds.shape == (2,)
+    centres = ds.mixture.centers
+    assert centres.shape == (8, 2)
+    expected = torch.tensor([[0.8 * math.cos(k * math.pi / 4), 0.8 * math.sin(k * math.pi / 4)]
+                             for k in range(8)])
+    # Same set of points, whatever their order.
+    assert torch.cdist(expected, centres).min(dim=1).values.max() < 1e-6
+    assert torch.cdist(centres, expected).min(dim=1).values.max() < 1e-6
+    torch.testing.assert_close(centres.norm(dim=1), torch.full((8,), 0.8))
+    assert ds.mixture.std == pytest.approx(0.008)
+
+
+def test_grid25_shape_centres_and_std() -> None:
+    ds = gdata.grid25(4000, seed=0)
+    assert ds.data.shape == (4000, 2)
+    centres = ds.mixture.centers
+    assert centres.shape == (25, 2)
+    ticks = [-0.8, -0.4, 0.0, 0.4, 0.8]
+    expected = torch.tensor([[a, b] for a in ticks for b in ticks])
+    assert torch.cdist(expected, centres).min(dim=1).values.max() < 1e-6
+    assert torch.cdist(centres, expected).min(dim=1).values.max() < 1e-6
+    assert ds.mixture.std == pytest.approx(0.004)
+
+
+@pytest.mark.parametrize("name", ["ring8", "grid25"])
+def test_mixture_samples_sit_near_their_centres(name: str) -> None:
+    ds = gdata.load(name, size=20_000, seed=3)
+    centres, std = ds.mixture.centers, ds.mixture.std
+    offsets = ds.data - centres[ds.labels]  # (N, 2)
+    # Per-axis std of the offsets is the mixture's std (20,000 samples: within a few percent).
+    torch.testing.assert_close(offsets.std(dim=0), torch.full((2,), std), rtol=0.05, atol=0)
+    assert offsets.norm(dim=1).max() < 6 * std
+    # Each sample's nearest centre is its own.
+    assert torch.equal(torch.cdist(ds.data, centres).argmin(dim=1), ds.labels)
+    # Every mode is used, in roughly equal shares.
+    counts = torch.bincount(ds.labels, minlength=centres.shape[0]).float()
+    assert counts.min() > 0.5 * counts.mean()
+
+
+def test_mixture_deterministic_by_seed() -> None:
+    assert torch.equal(gdata.ring8(100, seed=5).data, gdata.ring8(100, seed=5).data)
+    assert not torch.equal(gdata.ring8(100, seed=5).data, gdata.ring8(100, seed=6).data)
+    assert torch.equal(gdata.grid25(100, seed=5).data, gdata.grid25(100, seed=5).data)
+    assert not torch.equal(gdata.grid25(100, seed=5).data, gdata.grid25(100, seed=6).data)
+
+
+def test_mixture_size_as_asked() -> None:
+    assert len(gdata.load("ring8", size=123)) == 123
+    assert len(gdata.load("grid25", size=77)) == 77
+
+
+# ---------------------------------------------------------------- names and offline errors
+def test_unknown_name_lists_the_valid_ones() -> None:
+    with pytest.raises(ValueError) as info:
+        gdata.load("imagenet")
+    message = str(info.value)
+    assert "imagenet" in message
+    for name in EMBEDDED_NAMES + REAL_NAMES + ("folder:",):
+        assert name in message
+
+
+@pytest.mark.parametrize("name", REAL_NAMES)
+def test_real_set_offline_names_directory_and_alternatives(name: str, tmp_path: Path) -> None:
+    root = tmp_path / "nodata"
+    with pytest.raises(DataNotFoundError) as info:
+        gdata.load(name, root=root, download=False)
+    message = str(info.value)
+    assert str(root.resolve()) in message
+    assert "download" in message.lower()
+    for alternative in EMBEDDED_NAMES:
+        assert alternative in message
+    assert isinstance(info.value, FileNotFoundError)
+    assert not root.exists() or not any(root.rglob("*"))  # nothing downloaded
+
+
+# ---------------------------------------------------------------- folder:PATH
+def _write_images(folder: Path) -> None:
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    # Wide image: blue | green | red thirds; the centre crop keeps only the green square.
+    wide = Image.new("RGB", (30, 10))
+    wide.paste((0, 0, 255), (0, 0, 10, 10))
+    wide.paste((0, 255, 0), (10, 0, 20, 10))
+    wide.paste((255, 0, 0), (20, 0, 30, 10))
+    wide.save(folder / "a_wide.png")
+    Image.new("L", (12, 20), 0).save(folder / "b_black_grey.png")  # tall, single channel
+    Image.new("RGBA", (16, 16), (255, 255, 255, 255)).save(folder / "c_white.png")
+    sub = folder / "sub"
+    sub.mkdir(exist_ok=True)
+    Image.new("RGB", (8, 8), (255, 0, 0)).save(sub / "d_red.png")
+    (folder / "notes.txt").write_text("not an image")
+
+
+def test_folder_decodes_crops_and_scales(tmp_path: Path) -> None:
+    folder = tmp_path / "imgs"
+    _write_images(folder)
+    ds = gdata.load(f"folder:{folder}", resolution=8)
+    x = ds.tensors()
+    assert x.shape == (4, 3, 8, 8)
+    assert _in_unit_range(x)
+    tol = dict(atol=2 / 127.5, rtol=0)  # one or two grey levels from resampling
+    # Sorted file order: a_wide (green centre), b_black_grey, c_white, sub/d_red.
+    torch.testing.assert_close(x[0], torch.tensor([-1.0, 1.0, -1.0])[:, None, None].expand(3, 8, 8),
+                               **tol)
+    torch.testing.assert_close(x[1], torch.full((3, 8, 8), -1.0), **tol)
+    torch.testing.assert_close(x[2], torch.full((3, 8, 8), 1.0), **tol)
+    torch.testing.assert_close(x[3], torch.tensor([1.0, -1.0, -1.0])[:, None, None].expand(3, 8, 8),
+                               **tol)
+
+
+def test_folder_is_decoded_once_and_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import Image
+
+    folder = tmp_path / "imgs"
+    _write_images(folder)
+    first = gdata.load(f"folder:{folder}", resolution=8).data
+    assert len(list((folder / ".ganlab_cache").glob("*.pt"))) == 1
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the images were decoded again instead of read from the cache")
+
+    monkeypatch.setattr(Image, "open", refuse)
+    second = gdata.load(f"folder:{folder}", resolution=8).data
+    assert torch.equal(first, second)
+    # A different resolution is a different cache entry, so it must decode (and here, fail).
+    with pytest.raises(AssertionError, match="decoded again"):
+        gdata.load(f"folder:{folder}", resolution=4)
+
+
+def test_folder_cache_notices_new_files(tmp_path: Path) -> None:
+    from PIL import Image
+
+    folder = tmp_path / "imgs"
+    _write_images(folder)
+    assert len(gdata.load(f"folder:{folder}", resolution=4)) == 4
+    Image.new("RGB", (5, 5), (1, 2, 3)).save(folder / "e_new.png")
+    assert len(gdata.load(f"folder:{folder}", resolution=4)) == 5
+
+
+def test_empty_folder_is_a_clear_error(tmp_path: Path) -> None:
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    (folder / "readme.txt").write_text("no pictures here")
+    with pytest.raises(FileNotFoundError) as info:
+        gdata.load(f"folder:{folder}")
+    message = str(info.value)
+    assert str(folder.resolve()) in message
+    assert "no images" in message
+
+
+def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="not found"):
+        gdata.load(f"folder:{tmp_path / 'nowhere'}")
+
+
+# ---------------------------------------------------------------- TensorData
+def test_sample_shape_device_and_range(digits16: TensorData) -> None:
+    batch = digits16.sample(10)
+    assert batch.shape == (10, 1, 16, 16)
+    assert batch.device == digits16.data.device
+    assert batch.dtype == torch.float32
+    assert _in_unit_range(batch)
+    points = gdata.ring8(100).to("cpu").sample(7)
+    assert points.shape == (7, 2) and points.device.type == "cpu"
+
+
+def test_sample_from_uint8_converts_to_unit_range() -> None:
+    raw = torch.tensor([0, 255, 128], dtype=torch.uint8).view(3, 1, 1, 1).expand(3, 1, 2, 2)
+    ds = TensorData("toy", raw.contiguous())
+    x = ds.tensors()
+    expected = torch.tensor([0 / 127.5 - 1, 255 / 127.5 - 1, 128 / 127.5 - 1])
+    torch.testing.assert_close(x[:, 0, 0, 0], expected)
+    gen = torch.Generator().manual_seed(0)
+    batch = ds.sample(50, generator=gen)
+    assert batch.shape == (50, 1, 2, 2) and batch.dtype == torch.float32
+    # Every sampled value is one of the three examples' values.
+    assert (batch[:, 0, 0, 0, None] - expected).abs().min(dim=1).values.max() < 1e-6
+    again = ds.sample(50, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(batch, again)
+
+
+def test_tensors_first_n(digits16: TensorData) -> None:
+    assert torch.equal(digits16.tensors(5), digits16.tensors()[:5])
