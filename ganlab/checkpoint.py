@@ -118,8 +118,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
     except Exception as err:  # noqa: BLE001 - any unpickling failure means the file is unusable
         raise CheckpointError(
             f"{path} is not a readable ganlab checkpoint ({type(err).__name__}: "
-            f"{(str(err).splitlines() or ['empty file'])[0][:200]}). It may be truncated or corrupt, or from another "
-            "program; delete it to start over, or restore a copy."
+            f"{(str(err).splitlines() or ['empty file'])[0][:200]}). It may be truncated or "
+            "corrupt, or from another program; delete it to start over, or restore a copy."
         ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is a PyTorch file but not a ganlab checkpoint")

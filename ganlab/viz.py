@@ -71,7 +71,7 @@ def save_png(images: torch.Tensor, path: str | os.PathLike, nrow: int | None = N
 
 def points_png(points: torch.Tensor, centers: torch.Tensor | None = None, size: int = 256,
                limit: float = 1.1) -> bytes:
-    """A scatter plot of 2-D points in [-limit, limit]^2 as PNG bytes (Pillow only, no matplotlib)."""
+    """A scatter plot of 2-D points in [-limit, limit]^2 as PNG bytes (Pillow, no matplotlib)."""
     from PIL import Image, ImageDraw
 
     if points.ndim != 2 or points.shape[1] != 2:
