@@ -1,0 +1,118 @@
+"""The generators shipped in ganlab/pretrained: each loads safely, matches its recorded config and
+command, and generates images of the right shape.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shlex
+
+import pytest
+import torch
+
+from ganlab import widgets as w
+from ganlab.cli import build_parser
+from ganlab.config import RunConfig
+from ganlab.presets import preset
+from ganlab.training import sample_z
+
+EXPECTED = {  # name: (model, data, resolution, channels)
+    "dcgan_digits32": ("dcgan", "digits", 32, 1),
+    "dcgan_shapes64": ("dcgan", "shapes", 64, 3),
+    "progan_shapes32": ("progan", "shapes", 32, 3),
+}
+MAX_TOTAL_BYTES = 5_000_000
+
+MANIFEST = json.loads((w.PRETRAINED_DIR / w.MANIFEST_NAME).read_text())["models"]
+
+
+def test_the_course_generators_are_all_there():
+    assert set(EXPECTED) <= set(w.pretrained_names())
+
+
+def test_total_size_is_small():
+    total = sum((w.PRETRAINED_DIR / info["file"]).stat().st_size for info in MANIFEST.values())
+    assert total <= MAX_TOTAL_BYTES, f"pretrained weights take {total / 1e6:.1f} MB"
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_file_is_weights_only_and_matches_manifest(name):
+    info = MANIFEST[name]
+    path = w.PRETRAINED_DIR / info["file"]
+    data = path.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == info["sha256"]
+    assert len(data) == info["bytes"]
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    assert state["format"] == w.PRETRAINED_FORMAT
+    assert set(state) == {"format", "version", "config", "G", "step", "images_seen"}
+    assert state["step"] == info["step"] and state["images_seen"] == info["images_seen"]
+    config = RunConfig.from_dict(state["config"])
+    model, data_name, resolution, channels = EXPECTED[name]
+    assert (config.model, config.data.name) == (model, data_name) == (info["model"], info["data"])
+    assert config.arch.resolution == resolution == info["resolution"]
+    assert config.arch.image_shape == (channels, resolution, resolution)
+    assert config.arch.latent_dim == info["latent_dim"]
+    floats = [v for v in state["G"].values() if v.is_floating_point()]
+    assert sum(v.numel() for v in floats) == info["stored_values"]
+    assert all(v.dtype == getattr(torch, info["dtype"]) for v in floats)
+
+
+def config_of_command(command: str) -> RunConfig:
+    """The RunConfig that ``ganlab train ...`` builds for a new run (as in ganlab.cli._train)."""
+    argv = shlex.split(command)
+    assert argv[:2] == ["ganlab", "train"], command
+    args = build_parser().parse_args(argv[1:] + ["--out", "unused"])
+    overrides: dict[str, object] = {}
+    for flag, field in (("seed", "train__seed"), ("batch_size", "train__batch_size"),
+                        ("steps", "train__steps"), ("amp", "train__amp"), ("loss", "loss__name")):
+        if getattr(args, flag) is not None:
+            overrides[field] = getattr(args, flag)
+    config = preset(args.model, args.data, profile=args.profile, **overrides)
+    if args.resolution:
+        config = config.replace(arch=dataclasses.replace(config.arch, resolution=args.resolution),
+                                data__resolution=args.resolution)
+    return config
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_recorded_command_builds_the_stored_config(name):
+    """Re-running the manifest's command trains exactly this configuration."""
+    info = MANIFEST[name]
+    state = torch.load(w.PRETRAINED_DIR / info["file"], map_location="cpu", weights_only=True)
+    stored = RunConfig.from_dict(state["config"])
+    expected = config_of_command(info["command"])
+    hint = (f"the presets behind `{info['command']}` changed since {info['file']} was trained; "
+            f"re-create it with `scripts/train_pretrained.sh {name}`")
+    assert stored.model == expected.model, hint
+    assert stored.arch == expected.arch, hint
+    assert stored.train == expected.train, hint
+    assert stored.loss == expected.loss, hint
+    for field in ("name", "resolution", "size", "seed"):
+        assert getattr(stored.data, field) == getattr(expected.data, field), hint
+    assert state["step"] == stored.train.steps, "the run stopped before its last step"
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_loads_as_float32_and_generates_images(name):
+    p = w.load_pretrained(name)
+    assert not p.G.training
+    assert all(t.dtype == torch.float32 for t in p.G.parameters())
+    _, _, resolution, channels = EXPECTED[name]
+    z = sample_z(8, p.config.arch.latent_dim, seed=0)
+    x = w.generate(p.G, z)
+    assert x.shape == (8, channels, resolution, resolution)
+    assert torch.isfinite(x).all()
+    # A trained G: different seeds give different pictures, not one blob or noise of zeros.
+    assert x.std(0).mean() > 0.05
+    if p.config.model == "progan":
+        for stage in range(p.config.arch.num_stages):
+            small = p.G(z, stage=stage, alpha=0.5 if stage else 1.0)
+            side = 4 * 2**stage
+            assert small.shape == (8, channels, side, side)
+
+
+def test_unknown_name_lists_the_available_ones():
+    with pytest.raises(ValueError, match="dcgan_digits32"):
+        w.load_pretrained("stylegan_ffhq")
