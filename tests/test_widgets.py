@@ -461,9 +461,7 @@ def test_slider_rerender_is_fast():
 
     The bound here is generous because CI machines are shared; the measured median is printed.
     """
-    pytest.importorskip("ipywidgets")
-    if "dcgan_shapes64" not in w.pretrained_names():
-        pytest.skip("pretrained dcgan_shapes64 missing (scripts/train_pretrained.sh)")
+    assert "dcgan_shapes64" in w.pretrained_names(), "the shipped dcgan_shapes64 is missing"
     load = os.getloadavg()[0] / (os.cpu_count() or 1)
     if load > 1.5:
         pytest.skip(f"machine too busy for a timing test (load {load:.1f} per core)")
