@@ -93,10 +93,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def config_from_args(args: argparse.Namespace):  # noqa: ANN201 - a ganlab.config.RunConfig
+    """The RunConfig that ``ganlab train`` builds for a new run from its parsed arguments."""
+    import dataclasses
+
+    from ganlab.presets import preset
+
+    overrides: dict[str, object] = {}
+    if args.seed is not None:
+        overrides["train__seed"] = args.seed
+    if args.batch_size:
+        overrides["train__batch_size"] = args.batch_size
+    if args.steps:
+        overrides["train__steps"] = args.steps
+    if args.amp:
+        overrides["train__amp"] = args.amp
+    if args.loss:
+        overrides["loss__name"] = args.loss
+    config = preset(args.model, args.data, profile=args.profile, **overrides)
+    # The full profile's presets may download; elsewhere only an explicit --download does.
+    data_changes = {"root": args.data_root, "download": args.download or config.data.download}
+    if args.resolution:
+        config = config.replace(arch=dataclasses.replace(config.arch,
+                                                         **_resolution_field(config, args)))
+        data_changes["resolution"] = args.resolution
+    return config.replace(**{f"data__{k}": v for k, v in data_changes.items()})
+
+
 def _train(args: argparse.Namespace) -> int:
     from ganlab import checkpoint as ckpt
     from ganlab.config import RunConfig
-    from ganlab.presets import preset
     from ganlab.training import Trainer
 
     if args.resume:
@@ -108,28 +134,7 @@ def _train(args: argparse.Namespace) -> int:
         if args.steps:
             config = config.replace(train__steps=args.steps)
     else:
-        overrides: dict[str, object] = {}
-        if args.seed is not None:
-            overrides["train__seed"] = args.seed
-        if args.batch_size:
-            overrides["train__batch_size"] = args.batch_size
-        if args.steps:
-            overrides["train__steps"] = args.steps
-        if args.amp:
-            overrides["train__amp"] = args.amp
-        if args.loss:
-            overrides["loss__name"] = args.loss
-        config = preset(args.model, args.data, profile=args.profile, **overrides)
-        # The full profile's presets may download; elsewhere only an explicit --download does.
-        data_changes = {"root": args.data_root,
-                        "download": args.download or config.data.download}
-        if args.resolution:
-            import dataclasses
-
-            config = config.replace(arch=dataclasses.replace(config.arch,
-                                                             **_resolution_field(config, args)))
-            data_changes["resolution"] = args.resolution
-        config = config.replace(**{f"data__{k}": v for k, v in data_changes.items()})
+        config = config_from_args(args)
     trainer = Trainer(config, out_dir=args.out, device=args.device, resume=args.resume,
                       progress=not args.no_progress)
     print(f"training {config.model} on {config.data.name} ({trainer.device}) "

@@ -4,7 +4,6 @@ command, and generates images of the right shape.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import shlex
@@ -13,9 +12,8 @@ import pytest
 import torch
 
 from ganlab import widgets as w
-from ganlab.cli import build_parser
+from ganlab.cli import build_parser, config_from_args
 from ganlab.config import RunConfig
-from ganlab.presets import preset
 from ganlab.training import sample_z
 
 EXPECTED = {  # name: (model, data, resolution, channels)
@@ -60,20 +58,10 @@ def test_file_is_weights_only_and_matches_manifest(name):
 
 
 def config_of_command(command: str) -> RunConfig:
-    """The RunConfig that ``ganlab train ...`` builds for a new run (as in ganlab.cli._train)."""
+    """The RunConfig that ``ganlab train ...`` builds for a new run."""
     argv = shlex.split(command)
     assert argv[:2] == ["ganlab", "train"], command
-    args = build_parser().parse_args(argv[1:] + ["--out", "unused"])
-    overrides: dict[str, object] = {}
-    for flag, field in (("seed", "train__seed"), ("batch_size", "train__batch_size"),
-                        ("steps", "train__steps"), ("amp", "train__amp"), ("loss", "loss__name")):
-        if getattr(args, flag) is not None:
-            overrides[field] = getattr(args, flag)
-    config = preset(args.model, args.data, profile=args.profile, **overrides)
-    if args.resolution:
-        config = config.replace(arch=dataclasses.replace(config.arch, resolution=args.resolution),
-                                data__resolution=args.resolution)
-    return config
+    return config_from_args(build_parser().parse_args(argv[1:] + ["--out", "unused"]))
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
