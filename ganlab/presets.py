@@ -47,7 +47,10 @@ _TRAIN = {
         # phase, so the short profiles use a shorter horizon.
         "tiny": dict(steps=20, batch_size=8, lr_g=1e-3, lr_d=1e-3, betas=(0.0, 0.99), ema=0.9,
                      log_every=4, sample_every=4, checkpoint_every=8, n_samples=16),
-        "default": dict(steps=5500, batch_size=16, lr_g=1e-3, lr_d=1e-3, betas=(0.0, 0.99),
+        # lr 3e-3, three times the paper's: this schedule has 1,500 steps per stage where the
+        # paper has 100,000. Measured on shapes (one seed each, share of samples a shape
+        # classifier recognises): 1e-3 23%, 2e-3 30%, 3e-3 31% and the first squares.
+        "default": dict(steps=5500, batch_size=16, lr_g=3e-3, lr_d=3e-3, betas=(0.0, 0.99),
                         ema=0.99, log_every=25, sample_every=250, checkpoint_every=1000),
         "full": dict(steps=650_000, batch_size=16, lr_g=1e-3, lr_d=1e-3, betas=(0.0, 0.99),
                      ema=0.999, log_every=100, sample_every=5000, checkpoint_every=5000),
@@ -87,10 +90,11 @@ _POINTS_TRAIN = {
 _PROGAN = {
     "tiny": dict(resolution=16, latent_dim=32, width=1 / 32, images_per_fade=32,
                  images_per_stable=32, batch_sizes=(8,)),
-    # 16 channels at every resolution (the paper's 512 x 1/32), so that each stage can see more
-    # images on a CPU: 4 -> 32 in 5,500 steps, about 6 minutes on 2 cores.
-    "default": dict(resolution=32, latent_dim=128, width=1 / 32, images_per_fade=8_000,
-                    images_per_stable=16_000, batch_sizes=(16,)),
+    # 32 channels up to 16x16 and 16 at 32x32 (channel_base 512, capped at 32): the shapes are
+    # decided at 8x8 and 16x16, where channels are cheap; 32x32, the costly stage, keeps 16.
+    # 4 -> 32 in 5,500 steps, about 6 minutes on 2 idle cores.
+    "default": dict(resolution=32, latent_dim=128, width=1.0, channel_base=512, max_channels=32,
+                    images_per_fade=8_000, images_per_stable=16_000, batch_sizes=(16,)),
     "full": dict(resolution=128, latent_dim=512, width=1.0, images_per_fade=800_000,
                  images_per_stable=800_000, batch_sizes=(16,)),
 }

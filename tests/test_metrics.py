@@ -1,4 +1,4 @@
-"""Tests for ganlab.metrics.mode_coverage on the 2-D Gaussian mixtures."""
+"""Tests for ganlab.metrics: mode coverage on the 2-D mixtures, shape recognition."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
+from ganlab import data, metrics
 from ganlab.data import grid25, ring8
 from ganlab.metrics import mode_coverage
 
@@ -74,3 +76,64 @@ def test_str_reports_both_numbers() -> None:
     ds = ring8(2500, seed=0)
     text = str(mode_coverage(ds.data, ds.mixture))
     assert "8/8" in text and "%" in text
+
+
+# ---------------------------------------------------------------- shape recognition
+@pytest.fixture(scope="module")
+def small_classifier():
+    return metrics.shape_classifier(16, n=2048, steps=250)
+
+
+def test_real_shapes_are_recognised_noise_is_not(small_classifier) -> None:
+    real = data.shapes(16, 600, seed=77)  # a seed neither the GANs nor the classifier train on
+    r = metrics.shape_recognition(real.data, small_classifier)
+    assert r.recognised >= 0.85, r
+    assert min(r.counts.values()) >= 0.2 * 600, r  # every shape, not just one
+    assert sum(r.counts.values()) == round(r.recognised * 600)
+    assert r.num_samples == 600
+    for junk in (torch.rand(200, 3, 16, 16) * 2 - 1, torch.zeros(200, 3, 16, 16)):
+        j = metrics.shape_recognition(junk, small_classifier)
+        assert j.recognised <= 0.05, j
+
+
+def test_corrupted_shapes_are_rejected(small_classifier) -> None:
+    real = data.shapes(16, 300, seed=78).data
+    blurred = F.avg_pool2d(F.pad(real, (2, 2, 2, 2), mode="replicate"), 5, 1)
+    r = metrics.shape_recognition(blurred, small_classifier)
+    assert r.rejected >= 0.8, r
+    assert r.recognised + r.rejected <= 1.0
+
+
+def test_classifier_is_deterministic_and_keeps_the_global_rng() -> None:
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    a = metrics.shape_classifier(8, n=128, steps=2, seed=5)
+    assert torch.equal(torch.rand(3), expected)  # training did not draw from the global RNG
+    metrics._CLASSIFIERS.clear()
+    b = metrics.shape_classifier(8, n=128, steps=2, seed=5)
+    assert a is not b
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)
+    assert metrics.shape_classifier(8, n=128, steps=2, seed=5) is b  # cached
+
+
+@pytest.mark.parametrize(
+    ("samples", "kwargs", "pattern"),
+    [
+        (torch.zeros(4, 1, 16, 16), {}, r"\(N, 3, R, R\), got \(4, 1, 16, 16\)"),
+        (torch.zeros(4, 3, 16, 8), {}, r"\(N, 3, R, R\)"),
+        (torch.zeros(3, 16, 16), {}, r"\(N, 3, R, R\)"),
+        (torch.zeros(4, 3, 16, 16), {"threshold": 1.0}, "threshold"),
+    ],
+)
+def test_shape_recognition_bad_input(small_classifier, samples, kwargs, pattern) -> None:
+    with pytest.raises(ValueError, match=pattern):
+        metrics.shape_recognition(samples, small_classifier, **kwargs)
+
+
+def test_shape_classifier_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="at least 8x8"):
+        metrics.shape_classifier(4)
+    with pytest.raises(ValueError, match="n >= 64"):
+        metrics.shape_classifier(16, n=10)

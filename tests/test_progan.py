@@ -278,6 +278,15 @@ def test_channels_follow_paper_list() -> None:
     assert ProGANConfig(width=1e-6).channels_at(4) == 1
 
 
+def test_channel_base_moves_the_halving_down() -> None:
+    # min(max_channels, channel_base / r) * width, written out for channel_base 512, cap 64.
+    cfg = ProGANConfig(resolution=128, channel_base=512, max_channels=64)
+    assert [cfg.channels_at(r) for r in (4, 8, 16, 32, 64, 128)] == [64, 64, 32, 16, 8, 4]
+    assert ProGANConfig(channel_base=512, max_channels=64, width=0.5).channels_at(16) == 16
+    G = ProGANGenerator(tiny_config(resolution=16, channel_base=256, max_channels=32, width=1.0))
+    assert G.blocks["16x16"].conv0.weight.shape == (16, 32, 3, 3)  # 8x8 has 32, 16x16 has 16
+
+
 def test_layer_widths_use_channels_at() -> None:
     cfg = tiny_config(resolution=128, width=1 / 16)  # 32, 32, 32, 32, 16, 8 channels
     G, D = ProGANGenerator(cfg), ProGANDiscriminator(cfg)
@@ -350,6 +359,7 @@ def test_config_json_round_trip() -> None:
         ({"resolution": 2}, "power of two"),
         ({"width": 0.0}, "width"),
         ({"latent_dim": 0}, "latent_dim"),
+        ({"channel_base": 0}, "channel_base"),
         ({"images_per_stable": 0}, "images_per_stable"),
         ({"images_per_fade": -1}, "images_per_fade"),
         ({"batch_sizes": ()}, "batch_sizes"),

@@ -76,8 +76,12 @@ def block_name(resolution: int) -> str:
 class ProGANConfig:
     """Architecture and growth schedule of a ProGAN (Sec. 2 and Appendix A).
 
-    ``width`` multiplies the paper's channel counts (Table 2): 1.0 is the paper's network,
-    1/32 a toy that trains on a CPU. ``images_per_fade`` / ``images_per_stable`` are the real
+    Channels at resolution ``r`` are ``min(max_channels, channel_base / r) * width`` (the
+    official code's ``fmap_base`` / ``fmap_max``): the defaults give the paper's Table 2, 512 up
+    to 32x32 and halving above. ``width`` scales every stage alike (1/32 is a toy that trains
+    on a CPU); a smaller ``channel_base`` makes the halving start at a lower resolution, so
+    the cheap low-resolution stages keep more channels than the expensive high ones.
+    ``images_per_fade`` / ``images_per_stable`` are the real
     images shown to D while a new resolution fades in / while it is stabilised (800k each in
     the paper). ``batch_sizes[s]`` is the minibatch size at stage ``s``; if the tuple is shorter
     than the number of stages its last value repeats, extra values are ignored.
@@ -90,6 +94,7 @@ class ProGANConfig:
     latent_dim: int = 512
     width: float = 1.0
     max_channels: int = 512
+    channel_base: int = 16384
     mbstd_group_size: int = 4
     images_per_fade: int = 800_000
     images_per_stable: int = 800_000
@@ -105,6 +110,7 @@ class ProGANConfig:
             "channels",
             "latent_dim",
             "max_channels",
+            "channel_base",
             "mbstd_group_size",
             "images_per_stable",
         ):
@@ -181,7 +187,7 @@ class ProGANConfig:
         return MIN_RESOLUTION * 2 ** self.check_stage(stage)
 
     def channels_at(self, resolution: int) -> int:
-        """Feature maps at ``resolution`` (Table 2): ``min(max_channels, 16384 / res) * width``.
+        """Feature maps at ``resolution``: ``min(max_channels, channel_base / res) * width``.
 
         At width 1 this is the paper's 512, 512, 512, 512, 256, 128, 64, 32, 16 for
         4, 8, ..., 1024; never less than 1.
@@ -191,7 +197,7 @@ class ProGANConfig:
                 f"resolution must be a power of two from {MIN_RESOLUTION} to {MAX_RESOLUTION} "
                 f"({_valid_resolutions()}), got {resolution!r}"
             )
-        base = min(self.max_channels, 16384 // resolution)
+        base = min(self.max_channels, self.channel_base // resolution)
         return max(1, int(round(base * self.width)))
 
     def batch_size_at(self, stage: int | None) -> int:
