@@ -45,13 +45,11 @@ def progan() -> nn.Module:
 
 @pytest.fixture(scope="module")
 def explorer(dcgan):
-    pytest.importorskip("ipywidgets")
     return w.LatentExplorer(dcgan, chosen=(0, 1), steps=5)
 
 
 @pytest.fixture(scope="module")
 def progan_explorer(progan):
-    pytest.importorskip("ipywidgets")
     return w.LatentExplorer(progan)
 
 
@@ -330,7 +328,6 @@ def test_play_drives_the_frame_slider(explorer):
 
 
 def test_hidden_tabs_render_when_opened(dcgan):
-    pytest.importorskip("ipywidgets")
     e = w.LatentExplorer(dcgan)
     assert e.tabs.selected_index == 0 and len(e.page_image.value) > 0
     assert len(e.directions_image.value) == 0  # not rendered while hidden
@@ -345,7 +342,6 @@ def test_hidden_tabs_render_when_opened(dcgan):
 
 
 def test_close_closes_every_widget(dcgan):
-    pytest.importorskip("ipywidgets")
     from ipywidgets.widgets import widget as widget_module
 
     def alive() -> set:  # ids of the widget models the kernel holds
@@ -435,7 +431,6 @@ def test_export_writes_png_strip_and_gif(explorer, tmp_path):
 
 
 def test_explorer_sources(tmp_path, dcgan):
-    pytest.importorskip("ipywidgets")
     from ganlab.presets import preset
     from ganlab.training import Trainer, load_run
 
