@@ -13,7 +13,6 @@ receives at least 20 samples out of 2,500; the default here is that same share).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -71,8 +70,7 @@ class ShapeRecognition:
                 f"{100 * self.rejected:.1f}% rejected, of {self.num_samples:,} images")
 
 
-NOT_A_SHAPE = "not a clean shape"
-_CLASSIFIERS: dict[tuple[int, int, int, int], Any] = {}
+_CLASSIFIERS: dict[tuple[int, int, int, int], nn.Module] = {}
 
 
 def _corrupt(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
