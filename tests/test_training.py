@@ -284,13 +284,18 @@ def _poison_generator_loss(monkeypatch: pytest.MonkeyPatch) -> None:
                         lambda self, logits: original(self, logits) * float("nan"))
 
 
+def _run_with_checkpoint(out: Path, log_every: int) -> tuple[Trainer, bytes]:
+    """A 2-step run that saved a checkpoint at every step, and that checkpoint's bytes."""
+    config = image_config(train__steps=2, train__log_every=log_every, train__checkpoint_every=1)
+    trainer = Trainer(config, out_dir=out, device="cpu", progress=False)
+    trainer.fit()
+    return trainer, (out / "checkpoint.pt").read_bytes()
+
+
 def test_nan_raises_and_keeps_the_last_checkpoint(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "run"
-    config = image_config(train__steps=2, train__log_every=1, train__checkpoint_every=1)
-    trainer = Trainer(config, out_dir=out, device="cpu", progress=False)
-    trainer.fit()
-    before = (out / "checkpoint.pt").read_bytes()
+    trainer, before = _run_with_checkpoint(out, log_every=1)
 
     _poison_generator_loss(monkeypatch)
     with pytest.raises(TrainingDiverged) as info:
@@ -306,10 +311,7 @@ def test_nan_weights_never_overwrite_a_checkpoint(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     # Logging only every 100 steps: the checkpoint writer itself must notice the NaN weights.
     out = tmp_path / "run"
-    config = image_config(train__steps=2, train__log_every=100, train__checkpoint_every=1)
-    trainer = Trainer(config, out_dir=out, device="cpu", progress=False)
-    trainer.fit()
-    before = (out / "checkpoint.pt").read_bytes()
+    trainer, before = _run_with_checkpoint(out, log_every=100)
     _poison_generator_loss(monkeypatch)
     with pytest.raises(TrainingDiverged, match="NaN"):
         trainer.fit(5)
