@@ -1,4 +1,4 @@
-"""Command line: ``ganlab train``, ``ganlab sample``, ``ganlab info`` (also ``python -m ganlab``).
+"""Command line: ``ganlab train | sample | info | bench`` (also ``python -m ganlab``).
 
 A thin wrapper over the Python API: every option maps to a field of ``ganlab.config`` or an
 argument of ``ganlab.training.Trainer``. Errors a user can fix are printed as one clear line
@@ -24,6 +24,7 @@ EPILOG = """examples:
   ganlab train progan --data shapes --resolution 32 --out runs/progan --gif
   ganlab sample runs/dcgan --n 64 --seed 0 --out grid.png
   ganlab info runs/dcgan
+  ganlab bench --json bench.json                                # training speed on this machine
 """
 
 
@@ -51,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ganlab", description="Train and sample the GANs of the ganlab course.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,sample,info}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,sample,info,bench}")
 
     t = sub.add_parser("train", help="train a model (or resume a run)",
                        description="Train a GAN. --steps is the run's total number of steps; "
@@ -86,6 +87,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, default=Path("grid.png"), help="PNG file to write")
     s.add_argument("--device", default="cpu", help="device to sample on (default cpu)")
     s.add_argument("--no-ema", action="store_true", help="use G's raw weights, not the EMA")
+
+    b = sub.add_parser("bench", help="training speed against seed 001's loop and the peak",
+                       description="Train every model at a standard size with ganlab's Trainer "
+                       "and with seed 001's reference loop, alternating in one process; print "
+                       "images per second, the speed-up, the precision path, and the achieved "
+                       "GFLOP/s against this machine's fp32 and bf16 matrix-multiply peaks. "
+                       "Run it on an idle machine: other work on the same cores skews it.")
+    b.add_argument("--quick", action="store_true", help="tiny sizes, one short round (seconds)")
+    b.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
+    b.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda")
+    b.add_argument("--amp", choices=("auto", "off", "bf16", "fp16"),
+                   help="ganlab's precision (default: auto, what training uses)")
+    b.add_argument("--cases", nargs="+", metavar="CASE", help="only these cases (dcgan64, "
+                   "progan32, progan64, vanilla28, vanilla2d)")
+    b.add_argument("--rounds", type=_positive, help="alternating rounds (default 5; quick 1)")
 
     i = sub.add_parser("info", help="show a run's config and progress")
     i.add_argument("run_dir", type=Path)
@@ -202,10 +218,19 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from ganlab import bench
+
+    bench.main(quick=args.quick, json_path=args.json, device=args.device, amp=args.amp,
+               cases=args.cases, rounds=args.rounds)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler = {"train": _train, "sample": _sample, "info": _info}[args.command]
+    handler = {"train": _train, "sample": _sample, "info": _info,
+               "bench": _bench}[args.command]
     from ganlab.checkpoint import CheckpointError
     from ganlab.training import TrainingDiverged
 

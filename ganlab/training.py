@@ -28,6 +28,7 @@ from torch import nn
 from ganlab import checkpoint as ckpt
 from ganlab.config import RunConfig
 from ganlab.data import TensorData, load_config
+from ganlab.hardware import amp_dtype
 from ganlab.losses import GANLoss
 from ganlab.models import build
 
@@ -150,19 +151,19 @@ class Trainer:
         self.G, self.D = build(config.arch)
         self.G.to(self.device)
         self.D.to(self.device)
-        self.conv = config.arch.family != "mlp"
-        if self.conv and self.device.type == "cuda":
+        self.channels_last = use_channels_last(config.arch.family, self.device)
+        if self.channels_last:
             self.G.to(memory_format=torch.channels_last)
             self.D.to(memory_format=torch.channels_last)
         self.ema = EMA(self.G, tc.ema) if tc.ema > 0 else None
         self.loss = GANLoss(config.loss)
 
         adam: dict[str, Any] = {"betas": tuple(tc.betas), "eps": tc.eps}
-        adam["fused" if self.device.type == "cuda" else "foreach"] = True
+        adam["fused" if self.device.type in FUSED_ADAM_DEVICES else "foreach"] = True
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=tc.lr_g, **adam)
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=tc.lr_d, **adam)
 
-        self.amp_dtype = _amp_dtype(tc.amp, self.device)
+        self.amp_dtype = amp_dtype(tc.amp, self.device)
         self.scaler = torch.amp.GradScaler(
             "cuda", enabled=self.amp_dtype == torch.float16 and self.device.type == "cuda"
         )
@@ -210,7 +211,7 @@ class Trainer:
             from ganlab.models.progan import fade_real
 
             x = fade_real(x, phase.stage, phase.alpha, self.config.arch)
-        if self.conv and self.device.type == "cuda":
+        if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
 
@@ -506,14 +507,17 @@ def _check_fresh_run_dir(out_dir: Path) -> None:
                           "write into it. Choose another --out")
 
 
-def _amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
-    if device.type != "cuda" or mode == "off":
-        return None
-    if mode == "fp16":
-        return torch.float16
-    if mode == "bf16" or torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return torch.float16
+# Where channels-last (NHWC) convolutions are used, by device type and model family. On CUDA they
+# let cuDNN use tensor cores. On a CPU, oneDNN's NHWC kernels win for DCGAN's and ProGAN's
+# convolutions (measured by `ganlab bench`; numbers in README.md).
+CHANNELS_LAST = {"cuda": ("dcgan", "progan"), "cpu": ("dcgan", "progan")}
+# Adam's fused kernel (one kernel for all parameters) where it measured faster than foreach.
+FUSED_ADAM_DEVICES = ("cuda",)
+
+
+def use_channels_last(family: str, device: torch.device) -> bool:
+    """Whether the trainer runs ``family``'s convolutions in channels-last layout on ``device``."""
+    return family in CHANNELS_LAST.get(device.type, ())
 
 
 def _diversity(x: torch.Tensor) -> float:
