@@ -140,7 +140,12 @@ class LossConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation and bookkeeping. ``steps`` is the run's total number of generator steps."""
+    """Optimisation and bookkeeping. ``steps`` is the run's total number of generator steps.
+
+    ``amp``: ``auto`` (bf16/fp16 autocast on CUDA, bf16 on CPUs with bf16 units, else fp32),
+    ``off``, ``bf16`` or ``fp16`` (see :func:`ganlab.hardware.amp_dtype`). ``reuse_fakes``: the
+    G step reuses the last D step's fakes instead of drawing new ones (see ``Trainer.train_step``).
+    """
 
     steps: int = 1000
     batch_size: int = 64
@@ -157,6 +162,7 @@ class TrainConfig:
     checkpoint_minutes: float = 5.0
     amp: str = "auto"
     n_samples: int = 64
+    reuse_fakes: bool = False
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "n_critic", "log_every", "sample_every",
@@ -173,6 +179,9 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.ema must be in [0, 1) (0 disables EMA), got {self.ema}")
         if self.checkpoint_minutes <= 0:
             raise ValueError("TrainConfig.checkpoint_minutes must be > 0")
+        if not isinstance(self.reuse_fakes, bool):
+            raise ValueError(f"TrainConfig.reuse_fakes must be True or False, got "
+                             f"{self.reuse_fakes!r}")
         if self.amp not in AMP_MODES:
             raise ValueError(f"TrainConfig.amp must be one of {AMP_MODES}, got {self.amp!r}")
 

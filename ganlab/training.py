@@ -220,12 +220,19 @@ class Trainer:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
-    def d_step(self, x_real: torch.Tensor, phase: Phase) -> dict[str, torch.Tensor]:
+    def generate_fakes(self, batch_size: int, phase: Phase, grad: bool = False) -> torch.Tensor:
+        """G(z) for fresh z ~ N(0, I); with ``grad`` the graph into G is kept for a G step."""
+        z = torch.randn(batch_size, self.G.latent_dim, device=self.device)
+        with torch.set_grad_enabled(grad), self._autocast():
+            return self.G(z, **phase.kwargs)
+
+    def d_step(self, x_real: torch.Tensor, phase: Phase,
+               x_fake: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Ascend D's objective: real images up, generated images (detached from G) down."""
         kw = phase.kwargs
-        z = torch.randn(x_real.shape[0], self.G.latent_dim, device=self.device)
-        with torch.no_grad(), self._autocast():
-            x_fake = self.G(z, **kw)  # no graph into G: D's update must not touch G
+        if x_fake is None:
+            x_fake = self.generate_fakes(x_real.shape[0], phase)
+        x_fake = x_fake.detach()  # no graph into G: D's update must not touch G
         with self._autocast():
             real_logits = self.D(x_real, **kw)
             fake_logits = self.D(x_fake, **kw)
@@ -240,14 +247,16 @@ class Trainer:
                 "D_x": self.loss.d_prob(real_logits.detach().float()).mean(),
                 "D_G_z": self.loss.d_prob(fake_logits.detach().float()).mean()}
 
-    def g_step(self, batch_size: int, phase: Phase) -> dict[str, torch.Tensor]:
-        """Descend G's loss through a frozen D."""
+    def g_step(self, batch_size: int, phase: Phase,
+               x_fake: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Descend G's loss through a frozen D (on fresh fakes, or on ``x_fake`` with its graph)."""
         kw = phase.kwargs
-        z = torch.randn(batch_size, self.G.latent_dim, device=self.device)
+        if x_fake is None:
+            x_fake = self.generate_fakes(batch_size, phase, grad=True)
         self.D.requires_grad_(False)
         try:
             with self._autocast():
-                fake_logits = self.D(self.G(z, **kw), **kw)
+                fake_logits = self.D(x_fake, **kw)
                 loss = self.loss.generator(fake_logits.float())
             self.opt_G.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
@@ -260,13 +269,23 @@ class Trainer:
         return {"loss_G": loss.detach()}
 
     def train_step(self) -> dict[str, torch.Tensor]:
-        """``n_critic`` D steps, then one G step. Returns device tensors (no sync)."""
+        """``n_critic`` D steps, then one G step. Returns device tensors (no sync).
+
+        By default every step draws fresh noise, as Algorithm 1 of Goodfellow et al. (2014) does
+        for D and again for G. With ``train.reuse_fakes`` the last D step's fakes (generated with
+        their graph) also serve the G step, as the PyTorch DCGAN tutorial (seed 001) does: one
+        forward pass of G fewer per step.
+        """
+        tc = self.config.train
         phase = self.phase()
         stats: dict[str, torch.Tensor] = {}
-        for _ in range(self.config.train.n_critic):
-            stats = self.d_step(self.real_batch(phase), phase)
+        x_fake = None
+        for i in range(tc.n_critic):
+            if tc.reuse_fakes and i == tc.n_critic - 1:
+                x_fake = self.generate_fakes(phase.batch_size, phase, grad=True)
+            stats = self.d_step(self.real_batch(phase), phase, x_fake)
             self.images_seen += phase.batch_size
-        stats.update(self.g_step(phase.batch_size, phase))
+        stats.update(self.g_step(phase.batch_size, phase, x_fake))
         self.step += 1
         return stats
 

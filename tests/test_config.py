@@ -98,6 +98,7 @@ def test_points_cannot_train_with_convolutional_models() -> None:
         (lambda: TrainConfig(betas=(0.5, -0.1)), ["betas"]),
         (lambda: TrainConfig(betas=(0.5,)), ["betas"]),
         (lambda: TrainConfig(ema=1.0), ["ema"]),
+        (lambda: TrainConfig(reuse_fakes="yes"), ["reuse_fakes", "yes"]),
         (lambda: TrainConfig(amp="fp8"), ["amp", "fp8"]),
         (lambda: TrainConfig(seed=-2), ["seed"]),
         (lambda: LossConfig(name="hinge"), ["hinge", "nonsaturating", "least_squares"]),

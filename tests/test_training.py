@@ -471,3 +471,41 @@ def test_lsgan_covers_the_ring(capsys: pytest.CaptureFixture[str]) -> None:
     assert cpu < 60
     assert coverage.modes_captured >= 6
     assert coverage.high_quality > 0.5
+
+
+# ---------------------------------------------------------------- fakes reused for the G step
+def _count_forwards(module: torch.nn.Module) -> list[int]:
+    calls = [0]
+    module.register_forward_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
+    return calls
+
+
+@pytest.mark.parametrize("reuse, per_step", [(False, 2), (True, 1)])
+def test_reuse_fakes_saves_one_generator_pass(reuse: bool, per_step: int) -> None:
+    trainer = Trainer(ring_config(train__reuse_fakes=reuse, train__n_critic=2), device="cpu",
+                      progress=False)
+    g_calls, d_calls = _count_forwards(trainer.G), _count_forwards(trainer.D)
+    for _ in range(3):
+        trainer.train_step()
+    # n_critic = 2: fresh fakes for each D step, then either fresh ones or the last D step's
+    assert g_calls[0] == 3 * (per_step + 1)
+    assert d_calls[0] == 3 * (2 * 2 + 1)  # real + fake per D step, fake for the G step
+
+
+def test_reused_fakes_train_g_through_the_updated_d() -> None:
+    """The G step on reused fakes is exactly G's loss on those same fakes through the D that the
+    D step just updated (the tutorial's order), computed here by hand."""
+    trainer = Trainer(ring_config(train__reuse_fakes=True, train__amp="off"), device="cpu",
+                      progress=False)
+    phase = trainer.phase()
+    torch.manual_seed(3)
+    x_fake = trainer.generate_fakes(phase.batch_size, phase, grad=True)
+    trainer.d_step(trainer.real_batch(phase), phase, x_fake)
+    expected = trainer.loss.generator(trainer.D(x_fake.detach()))
+    got = trainer.g_step(phase.batch_size, phase, x_fake)["loss_G"]
+    torch.testing.assert_close(got, expected.detach())
+
+
+def test_exact_resume_with_reused_fakes(tmp_path: Path, shapes16: TensorData) -> None:
+    config = preset("dcgan", profile="tiny", train__reuse_fakes=True, train__log_every=2)
+    _resume_case(config, 3, tmp_path, shapes16)
