@@ -74,7 +74,9 @@ def storage_error(err: OSError, path: str | os.PathLike, action: str,
                   note: str = "") -> StorageError:
     """A :class:`StorageError` for ``err``, raised while trying to ``action`` (e.g. "write")."""
     if isinstance(err, StorageError):
-        return err
+        if not note:
+            return err
+        return StorageError(err.errno or 0, f"{err}. {note}", err.filename)
     why, fix = _WHY.get(err.errno, (err.strerror or type(err).__name__,
                                     "check the disk and the path"))
     message = f"could not {action} {path}: {why}; {fix}"
@@ -230,7 +232,7 @@ def read_config(run_dir: str | os.PathLike) -> RunConfig:
 def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
     """Load and sanity-check a ganlab checkpoint file; clear errors for corrupt or foreign files."""
     path = Path(path)
-    if path.is_dir():
+    if path.is_dir() and path.name != CHECKPOINT_NAME:  # a run directory
         path = path / CHECKPOINT_NAME
     if not path.exists():
         raise CheckpointError(f"no checkpoint at {path}: the run has not saved one yet")
