@@ -171,10 +171,19 @@ class Trainer:
             _check_fresh_run_dir(self.out_dir)
         if config is None:
             raise TypeError("config must be a ganlab.config.RunConfig (None only with resume=True)")
+        if data is not None and not isinstance(data, TensorData):
+            raise TypeError(f"data must be a ganlab.data.TensorData (e.g. ganlab.data.load(...)), "
+                            f"got {type(data).__name__}; to choose a data set by name, set "
+                            "config.data")
+        callbacks = list(callbacks)
+        for cb in callbacks:
+            if not callable(cb):
+                raise TypeError(f"callbacks must be functions cb(trainer, event, info), got "
+                                f"{type(cb).__name__}")
         self.config = config
         self.device = resolve_device(device)
         self.progress = progress
-        self.callbacks = list(callbacks)
+        self.callbacks = callbacks
         tc = config.train
 
         seed_everything(tc.seed)

@@ -478,3 +478,48 @@ def test_writing_a_sample_grid_to_a_read_only_disk(dcgan_run: Path, small_tmpfs,
     assert code == 2
     (line,) = [line for line in err.splitlines() if "error:" in line]
     assert f"{disk / 'grid.png'}: the file system is read-only" in line
+
+
+# ---------------------------------------------------------------- errors from deep inside
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (PermissionError(13, "Permission denied", "/srv/runs/x/samples"),
+         ["could not use /srv/runs/x/samples: permission denied"]),
+        (OSError(5, "Input/output error", "/mnt/disk/checkpoint.pt"),
+         ["/mnt/disk/checkpoint.pt", "Input/output error", "check the disk"]),
+        (torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+         ["out of memory", "--batch-size"]),
+        (RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate "
+                      "memory: you tried to allocate 1099511627776 bytes."),
+         ["out of memory"]),
+    ],
+)
+def test_errors_raised_deep_inside_are_one_line(error: Exception, words: list[str],
+                                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from ganlab.training import Trainer
+
+    def fail(self, steps=None):
+        raise error
+
+    monkeypatch.setattr(Trainer, "fit", fail)
+    code, out, err = run_cli(["train", "dcgan", "--steps", 1, "--out", tmp_path / "o", *TINY],
+                             capsys)
+    assert code == 2
+    (line,) = [line for line in (out + err).splitlines() if "error:" in line]
+    for word in words:
+        assert word in line
+
+
+def test_a_bug_still_shows_its_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    # Only errors a user can fix become one line; a programming error must stay visible.
+    from ganlab.training import Trainer
+
+    def fail(self, steps=None):
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied (4x3 and 5x6)")
+
+    monkeypatch.setattr(Trainer, "fit", fail)
+    with pytest.raises(RuntimeError, match="mat1 and mat2"):
+        main(["train", "dcgan", "--steps", "1", "--out", str(tmp_path / "o"), *TINY])

@@ -628,3 +628,20 @@ def test_a_read_only_run_directory(public_dir: Path) -> None:
     assert sorted(p.name for p in public_dir.iterdir()) == ["run"]
     for p in [public_dir, out, *out.rglob("*")]:
         p.chmod(0o755 if p.is_dir() else 0o644)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"data": "shapes"}, ["data must be a ganlab.data.TensorData", "str"]),
+        ({"data": torch.zeros(4, 2)}, ["data must be a ganlab.data.TensorData", "Tensor"]),
+        ({"callbacks": [print, "log"]}, ["callbacks must be functions", "str"]),
+    ],
+)
+def test_trainer_arguments_of_the_wrong_kind(kwargs: dict, words: list[str],
+                                             tmp_path: Path) -> None:
+    with pytest.raises(TypeError) as info:
+        Trainer(ring_config(), out_dir=tmp_path / "run", device="cpu", progress=False, **kwargs)
+    for word in words:
+        assert word in str(info.value)
+    assert not (tmp_path / "run").exists()
