@@ -645,3 +645,16 @@ def test_trainer_arguments_of_the_wrong_kind(kwargs: dict, words: list[str],
     for word in words:
         assert word in str(info.value)
     assert not (tmp_path / "run").exists()
+
+
+def test_resume_into_fp16_from_a_run_saved_without_a_grad_scaler() -> None:
+    # A run started on a CPU (no fp16, so the scaler is disabled and saves {}) and resumed where
+    # fp16 is on: the enabled scaler starts fresh instead of failing on the empty state.
+    state = Trainer(ring_config(), device="cpu", progress=False).state_dict()
+    assert state["scaler"] == {}
+    resumed = Trainer(ring_config(), device="cpu", progress=False)
+    resumed.scaler = torch.amp.GradScaler("cpu", enabled=True)  # what CUDA + fp16 would make
+    with pytest.raises(RuntimeError, match="empty"):  # what _restore used to do
+        resumed.scaler.load_state_dict(state["scaler"])
+    resumed._restore({**state, "path": Path("checkpoint.pt")})
+    assert resumed.scaler.is_enabled() and resumed.scaler.get_scale() == 2.0**16
