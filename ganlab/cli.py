@@ -42,7 +42,7 @@ with --resume the run keeps the settings it was started with:
 """
 
 # Options that define a run: with --resume, each must repeat the run's value. The fields each one
-# decides; None means "every field except those a resume may change" (the profile's sizes).
+# decides; None (--profile) means every field no other option decides (widths, rates, sizes).
 DEFINING = {"data": ("data.name",), "seed": ("train.seed",), "batch_size": ("train.batch_size",),
             "loss": ("loss.name",),
             "resolution": ("arch.resolution", "arch.data_shape", "data.resolution"),

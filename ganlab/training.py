@@ -443,11 +443,15 @@ class Trainer:
             from ganlab.viz import save_png, save_points_png
 
             path = self.out_dir / "samples" / f"step_{self.step:07d}.png"
-            if x.ndim == 4:
-                save_png(x, path)
-            else:  # 2-D points: a scatter plot over the data's mode centres
-                mixture = self.data.mixture
-                save_points_png(x, path, None if mixture is None else mixture.centers)
+            try:
+                if x.ndim == 4:
+                    save_png(x, path)
+                else:  # 2-D points: a scatter plot over the data's mode centres
+                    mixture = self.data.mixture
+                    save_points_png(x, path, None if mixture is None else mixture.centers)
+            except OSError as err:
+                checkpoint = self.out_dir / ckpt.CHECKPOINT_NAME
+                raise ckpt.storage_error(err, path, "write", _kept(checkpoint)) from None
         self._check_collapse(x)
         self._emit("sample", {"step": self.step, "images_seen": self.images_seen, "images": x})
         return x

@@ -658,3 +658,21 @@ def test_resume_into_fp16_from_a_run_saved_without_a_grad_scaler() -> None:
         resumed.scaler.load_state_dict(state["scaler"])
     resumed._restore({**state, "path": Path("checkpoint.pt")})
     assert resumed.scaler.is_enabled() and resumed.scaler.get_scale() == 2.0**16
+
+
+def test_a_sample_that_cannot_be_written_names_it_and_keeps_the_checkpoint(
+        tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    config = image_config(train__steps=2, train__sample_every=3)
+    Trainer(config, out_dir=out, device="cpu", progress=False).fit()
+    before = (out / "checkpoint.pt").read_bytes()
+    (out / "samples" / "step_0000003.png").mkdir(parents=True)  # in the way of the next sample
+    trainer = Trainer(config.replace(train__steps=3), out_dir=out, device="cpu", progress=False,
+                      resume=True)
+    with pytest.raises(StorageError) as info:
+        trainer.fit()
+    message = str(info.value)
+    assert f"could not write {out / 'samples' / 'step_0000003.png'}" in message
+    assert "directory where a file should be" in message
+    assert f"The previous checkpoint {out / 'checkpoint.pt'} is unchanged" in message
+    assert (out / "checkpoint.pt").read_bytes() == before
