@@ -6,6 +6,11 @@ STAMP := $(VENV)/.installed
 NBVAL_TIMEOUT ?= 300
 NBVAL_FAILURES ?=
 
+# Extra arguments for `make lab`, e.g. LAB_ARGS="--no-browser --port=8890".
+LAB_ARGS ?=
+# JupyterLab refuses to start as root (containers, cloud notebooks) without --allow-root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 .PHONY: lab test lint unit nbval notebooks browser clean
 
 $(STAMP): pyproject.toml
@@ -15,7 +20,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $(ALLOW_ROOT) $(LAB_ARGS) notebooks/
 
 test: $(STAMP) lint unit nbval browser
 

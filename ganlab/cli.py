@@ -1,8 +1,8 @@
 """Command line: ``ganlab train | sample | info | bench`` (also ``python -m ganlab``).
 
 A thin wrapper over the Python API: every option maps to a field of ``ganlab.config`` or an
-argument of ``ganlab.training.Trainer``. Errors a user can fix are printed as one clear line
-(exit status 2), not as a traceback.
+argument of ``ganlab.training.Trainer``. Errors a user can fix (bad options, a damaged run, a full
+disk, missing data) are printed as one clear line (exit status 2), not as a traceback.
 """
 
 from __future__ import annotations
@@ -26,6 +26,29 @@ EPILOG = """examples:
   ganlab info runs/dcgan
   ganlab bench --json bench.json                                # training speed on this machine
 """
+
+RESUME_HELP = """\
+Train a GAN. --steps is the run's total number of steps; with --resume an existing run continues
+until it has done that many.
+
+with --resume the run keeps the settings it was started with:
+  extended:       --steps (the new total; the one option that makes a run longer)
+  applied, and said in one line when they differ from the run's:
+                  --amp (precision of the remaining steps, e.g. --amp off after a NaN),
+                  --data-root, --download (where the data is, whether it may be fetched)
+  this session only: --device, --gif, --no-progress
+  refused with an error naming the option, unless they repeat the run's own values:
+                  --data, --profile, --resolution, --loss, --batch-size, --seed
+                  (they define the run: start a new one with another --out instead)
+"""
+
+# Options that define a run: with --resume, each must repeat the run's value. The fields each one
+# decides; None (--profile) means every field no other option decides (widths, rates, sizes).
+DEFINING = {"data": ("data.name",), "seed": ("train.seed",), "batch_size": ("train.batch_size",),
+            "loss": ("loss.name",),
+            "resolution": ("arch.resolution", "arch.data_shape", "data.resolution"),
+            "profile": None}
+MAX_SAMPLES = 10_000
 
 
 def _positive(value: str) -> int:
@@ -54,9 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="{train,sample,info,bench}")
 
-    t = sub.add_parser("train", help="train a model (or resume a run)",
-                       description="Train a GAN. --steps is the run's total number of steps; "
-                       "with --resume an existing run continues until it has done that many.",
+    t = sub.add_parser("train", help="train a model (or resume a run)", description=RESUME_HELP,
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("model", choices=TRAINABLE, help="which GAN to train")
     t.add_argument("--data", help="digits, shapes, ring8, grid25, mnist, fashion-mnist, cifar10, "
@@ -66,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--profile", choices=PROFILES, help="preset size (default: $GANLAB_PROFILE "
                    "or 'default')")
     t.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1")
-    t.add_argument("--resume", action="store_true", help="continue the run in --out")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out (see above "
+                   "for what the other options do then)")
     t.add_argument("--seed", type=_non_negative, help="random seed (default 0)")
     t.add_argument("--batch-size", type=_positive, help="override the preset's batch size")
     t.add_argument("--resolution", type=_positive, help="image resolution (dcgan/lsgan: 16, 32, "
@@ -76,15 +98,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--amp", choices=("auto", "off", "bf16", "fp16"), help="mixed precision (CUDA)")
     t.add_argument("--download", action="store_true", help="allow downloading real data sets "
                    "(the full profile allows it by default)")
-    t.add_argument("--data-root", default="data", help="where real data sets live (default data/)")
+    t.add_argument("--data-root", help="where real data sets live (default data/)")
     t.add_argument("--gif", action="store_true", help="also write progress.gif of the samples")
     t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     s = sub.add_parser("sample", help="write a PNG grid of samples from a run")
     s.add_argument("run_dir", type=Path)
-    s.add_argument("--n", type=_positive, default=64, help="number of samples (default 64)")
+    s.add_argument("--n", type=_positive, default=64,
+                   help=f"number of samples (default 64, at most {MAX_SAMPLES})")
     s.add_argument("--seed", type=_non_negative, default=0, help="latent seed (default 0)")
-    s.add_argument("--out", type=Path, default=Path("grid.png"), help="PNG file to write")
+    s.add_argument("--out", type=Path, default=Path("grid.png"),
+                   help="PNG file to write (its name must end in .png)")
     s.add_argument("--device", default="cpu", help="device to sample on (default cpu)")
     s.add_argument("--no-ema", action="store_true", help="use G's raw weights, not the EMA")
 
@@ -128,7 +152,8 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201 - a ganlab.confi
         overrides["loss__name"] = args.loss
     config = preset(args.model, args.data, profile=args.profile, **overrides)
     # The full profile's presets may download; elsewhere only an explicit --download does.
-    data_changes = {"root": args.data_root, "download": args.download or config.data.download}
+    data_changes = {"root": args.data_root or "data",
+                    "download": args.download or config.data.download}
     if args.resolution:
         config = config.replace(arch=dataclasses.replace(config.arch,
                                                          **_resolution_field(config, args)))
@@ -138,17 +163,13 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201 - a ganlab.confi
 
 def _train(args: argparse.Namespace) -> int:
     from ganlab import checkpoint as ckpt
-    from ganlab.config import RunConfig
     from ganlab.training import Trainer
 
     if args.resume:
-        if not ckpt.is_run_dir(args.out):
-            raise ValueError(f"nothing to resume: {args.out} is not a ganlab run directory")
-        config = RunConfig.from_json((args.out / ckpt.CONFIG_NAME).read_text())
-        if config.model != args.model:
-            raise ValueError(f"{args.out} holds a {config.model} run, not {args.model}")
-        if args.steps:
-            config = config.replace(train__steps=args.steps)
+        if not (args.out / ckpt.CONFIG_NAME).exists():
+            raise ValueError(f"nothing to resume: {args.out} is not a ganlab run directory "
+                             "(no config.json)")
+        config = _resumed_config(args, ckpt.read_config(args.out))
     else:
         config = config_from_args(args)
     trainer = Trainer(config, out_dir=args.out, device=args.device, resume=args.resume,
@@ -167,6 +188,51 @@ def _train(args: argparse.Namespace) -> int:
     return 130 if trainer.interrupted else 0
 
 
+def _resumed_config(args: argparse.Namespace, saved):  # noqa: ANN001, ANN202 - RunConfigs
+    """The saved run's config with --steps, --amp, --data-root, --download applied; the options
+    that define a run must repeat its values (ResumeConflictError names those that do not)."""
+    import copy
+
+    from ganlab.config import config_changes
+    from ganlab.training import RESUMABLE_CHANGES, ResumeConflictError
+
+    if saved.model != args.model:
+        raise ResumeConflictError(f"{args.out} holds a {saved.model} run, not {args.model}; "
+                                  f"resume it with ganlab train {saved.model} --resume")
+    given = {name: getattr(args, name) for name in DEFINING if getattr(args, name) is not None}
+    if given:
+        # The config a new run with these options would get, compared field by field.
+        fresh_args = copy.copy(args)
+        fresh_args.data = args.data or saved.data.name
+        fresh_args.steps, fresh_args.amp = None, None
+        changed = {f: (old, new) for f, old, new in config_changes(saved, config_from_args(
+            fresh_args)) if f not in RESUMABLE_CHANGES}
+        owned = {f for fields in DEFINING.values() if fields for f in fields}
+        conflicts = []
+        for name, value in given.items():
+            fields = DEFINING[name] or [f for f in changed if f not in owned]
+            diffs = [f"{f} {changed[f][0]!r} -> {changed[f][1]!r}" for f in fields if f in changed]
+            if diffs:
+                option = "--" + name.replace("_", "-")
+                conflicts.append(f"{option} {value} ({', '.join(diffs[:3])})")
+        if conflicts:
+            raise ResumeConflictError(
+                f"cannot resume {args.out} with {'; '.join(conflicts)}: these options define a "
+                "run, and a resumed run keeps its own. Drop them to continue the run, or start a "
+                "new one with another --out"
+            )
+    changes: dict[str, object] = {}
+    if args.steps:
+        changes["train__steps"] = args.steps
+    if args.amp:
+        changes["train__amp"] = args.amp
+    if args.data_root is not None:
+        changes["data__root"] = args.data_root
+    if args.download:
+        changes["data__download"] = True
+    return saved.replace(**changes)
+
+
 def _resolution_field(config, args: argparse.Namespace) -> dict[str, object]:  # noqa: ANN001
     if config.arch.family == "mlp":
         shape = tuple(config.arch.data_shape)
@@ -177,9 +243,19 @@ def _resolution_field(config, args: argparse.Namespace) -> dict[str, object]:  #
 
 
 def _sample(args: argparse.Namespace) -> int:
+    import errno
+
+    from ganlab.checkpoint import storage_error
     from ganlab.training import load_run
     from ganlab.viz import save_png
 
+    if args.out.is_dir():
+        raise storage_error(IsADirectoryError(errno.EISDIR, "Is a directory"), args.out, "write")
+    if args.out.suffix.lower() != ".png":
+        raise ValueError(f"--out {args.out} must name a .png file (ganlab sample writes PNG)")
+    if args.n > MAX_SAMPLES:
+        raise ValueError(f"--n {args.n} is more samples than one grid can show; use at most "
+                         f"{MAX_SAMPLES}")
     run = load_run(args.run_dir, device=args.device, ema=not args.no_ema)
     if len(run.config.arch.image_shape) != 3:
         raise ValueError(f"{args.run_dir} generates 2-D points, not images; plot them instead")
@@ -190,14 +266,13 @@ def _sample(args: argparse.Namespace) -> int:
 
 def _info(args: argparse.Namespace) -> int:
     from ganlab import checkpoint as ckpt
-    from ganlab.config import RunConfig
 
-    if not ckpt.is_run_dir(args.run_dir):
-        raise ValueError(f"{args.run_dir} is not a ganlab run directory (no config.json)")
-    config = RunConfig.from_json((args.run_dir / ckpt.CONFIG_NAME).read_text())
+    config = ckpt.read_config(args.run_dir)
     info: dict[str, object] = {"config": config.to_dict(), "checkpoint": None}
     if (args.run_dir / ckpt.CHECKPOINT_NAME).exists():
-        state = ckpt.load_checkpoint(args.run_dir)
+        path = args.run_dir / ckpt.CHECKPOINT_NAME
+        state = ckpt.load_checkpoint(path)
+        ckpt.require(state, ("step", "images_seen", "history"), path)
         last = state["history"][-1] if state["history"] else {}
         info["checkpoint"] = {"step": state["step"], "images_seen": state["images_seen"],
                               "seconds": round(state.get("elapsed", 0.0), 1), "last_log": last}
@@ -231,11 +306,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler = {"train": _train, "sample": _sample, "info": _info,
                "bench": _bench}[args.command]
-    from ganlab.checkpoint import CheckpointError
+    from ganlab.checkpoint import CheckpointError, StorageError, storage_error
     from ganlab.training import TrainingDiverged
 
     try:
         return handler(args)
-    except (ValueError, FileNotFoundError, CheckpointError, TrainingDiverged) as err:
-        print(f"ganlab {args.command}: error: {err}", file=sys.stderr)
-        return 2
+    except (ValueError, CheckpointError, TrainingDiverged) as err:
+        message = str(err)
+    except OSError as err:  # StorageError, DataNotFoundError; any other with its path and advice
+        plain = isinstance(err, StorageError) or err.errno is None
+        message = str(err) if plain else str(storage_error(err, err.filename or "a file", "use"))
+    except (MemoryError, RuntimeError) as err:
+        text = str(err)
+        if not isinstance(err, MemoryError) and not ("out of memory" in text.lower()
+                                                     or "can't allocate memory" in text):
+            raise
+        message = ("out of memory: try a smaller --batch-size, --resolution or --n, or a device "
+                   "with more memory")
+    except KeyboardInterrupt:
+        print(f"ganlab {args.command}: interrupted", file=sys.stderr)
+        return 130
+    print(f"ganlab {args.command}: error: {' '.join(message.split())}", file=sys.stderr)
+    return 2

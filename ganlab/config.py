@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 MODELS = ("vanilla", "dcgan", "lsgan", "progan")
 LOSSES = ("minimax", "nonsaturating", "least_squares", "wgan_gp")
 AMP_MODES = ("auto", "off", "bf16", "fp16")
+CONFIG_VERSION = 1  # written as "version" in config.json; a newer one is refused, not guessed at
 
 
 def _positive_int(owner: str, name: str, value: Any) -> None:
@@ -225,12 +226,19 @@ class RunConfig:
                 nested.setdefault(part, {})[name] = value
             else:
                 top[key] = value
+        sections = ("arch", "data", "loss", "train")
         for part, values in nested.items():
-            top[part] = dataclasses.replace(top.get(part, getattr(self, part)), **values)
+            if part not in sections:
+                raise ValueError(f"unknown config section {part!r} in {part}__...; valid: "
+                                 f"{', '.join(sections)}")
+            current = top.get(part, getattr(self, part))
+            _check_fields(type(current), values, f"{part}__")
+            top[part] = dataclasses.replace(current, **values)
+        _check_fields(type(self), top, "")
         return dataclasses.replace(self, **top)
 
     def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
+        out = {"version": CONFIG_VERSION, **dataclasses.asdict(self)}
         out["arch"] = {"family": self.arch.family, **dataclasses.asdict(self.arch)}
         return out
 
@@ -239,17 +247,30 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        """Rebuild a config from :meth:`to_dict`'s output; a ValueError says what is wrong."""
         if not isinstance(data, dict) or "model" not in data or "arch" not in data:
-            raise ValueError("not a ganlab run config: expected keys 'model' and 'arch'")
-        unknown = set(data) - {"model", "arch", "data", "loss", "train"}
+            raise ValueError("not a ganlab run config: expected an object with keys 'model' and "
+                             "'arch'")
+        version = data.get("version", 1)  # configs written before the field existed are version 1
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise ValueError(f"invalid config version {version!r}")
+        if version > CONFIG_VERSION:
+            raise ValueError(f"written by a newer ganlab (config version {version}; this one reads "
+                             f"up to {CONFIG_VERSION}): upgrade ganlab to use it")
+        unknown = set(data) - {"version", "model", "arch", "data", "loss", "train"}
         if unknown:
             raise ValueError(f"unknown RunConfig fields {sorted(unknown)}; valid: model, arch, "
                              "data, loss, train")
+        for part in ("arch", "data", "loss", "train"):
+            if part in data and not isinstance(data[part], dict):
+                raise ValueError(f"config field {part!r} must be an object, got "
+                                 f"{type(data[part]).__name__}")
         arch = dict(data["arch"])
         family = arch.pop("family", None)
         classes = arch_classes()
-        if family not in classes:
-            raise ValueError(f"unknown architecture family {family!r} in config")
+        if not isinstance(family, str) or family not in classes:
+            raise ValueError(f"unknown architecture family {family!r} in config; valid: "
+                             f"{', '.join(classes)}")
         return cls(
             model=data["model"],
             arch=_build(classes[family], arch),
@@ -259,8 +280,39 @@ class RunConfig:
         )
 
     @classmethod
-    def from_json(cls, text: str) -> RunConfig:
-        return cls.from_dict(json.loads(text))
+    def from_json(cls, text: str | bytes) -> RunConfig:
+        """Parse :meth:`to_json`'s output; a ValueError (one line) says what is wrong."""
+        if not isinstance(text, (str, bytes, bytearray)):
+            raise TypeError(f"RunConfig.from_json expects the JSON text, got "
+                            f"{type(text).__name__}")
+        try:
+            data = json.loads(text)
+        except ValueError as err:  # JSONDecodeError, or bytes that are not UTF-8
+            raise ValueError(f"not valid JSON ({err})") from None
+        return cls.from_dict(data)
+
+
+def config_changes(old: RunConfig, new: RunConfig) -> list[tuple[str, Any, Any]]:
+    """``(field, old, new)`` for every field that differs, e.g. ``("train.seed", 0, 3)``."""
+    a, b = old.to_dict(), new.to_dict()
+    changes = []
+    for part in ("model", "arch", "data", "loss", "train"):
+        if not isinstance(a[part], dict):
+            if a[part] != b[part]:
+                changes.append((part, a[part], b[part]))
+            continue
+        for key in sorted(set(a[part]) | set(b[part])):
+            if a[part].get(key) != b[part].get(key):
+                changes.append((f"{part}.{key}", a[part].get(key), b[part].get(key)))
+    return changes
+
+
+def _check_fields(cls: type, values: dict[str, Any], prefix: str) -> None:
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s) {', '.join(prefix + u for u in unknown)}"
+                         f"; valid: {', '.join(prefix + n for n in names)}")
 
 
 def _build(cls: type, values: dict[str, Any]) -> Any:
@@ -275,4 +327,7 @@ def _build(cls: type, values: dict[str, Any]) -> Any:
         if isinstance(value, list) and "tuple" in str(hints.get(key, "")):
             value = tuple(value)
         kwargs[key] = value
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except TypeError as err:  # a value of the wrong kind (a number where a list belongs, ...)
+        raise ValueError(f"invalid {cls.__name__} values {kwargs}: {err}") from None

@@ -28,10 +28,19 @@ POINT_SETS = ("ring8", "grid25")
 
 
 class DataNotFoundError(FileNotFoundError):
-    """A real data set is not on disk and downloading was not asked for."""
+    """A real data set is not on disk and could not be downloaded (not asked for, no network, a
+    missing download helper such as gdown); the message says where ganlab looked and how to get
+    the data."""
+
+
+class DataFileError(ValueError):
+    """A data file exists but is not what its name says (an image that cannot be decoded)."""
 
 
 def check_dataset_name(name: str) -> str:
+    if not isinstance(name, str):
+        raise ValueError(f"a data set name must be a string, got {type(name).__name__} {name!r}; "
+                         f"choose one of {', '.join(EMBEDDED + REAL)} or folder:PATH")
     if name in EMBEDDED or name in REAL:
         return name
     if name.startswith("folder:") and len(name) > len("folder:"):
@@ -96,14 +105,18 @@ def load(
 ) -> TensorData:
     """Load a data set by name; see the module docstring for the names."""
     check_dataset_name(name)
+
+    def given(value: int | None, default: int) -> int:  # 0 is an error, not "the default"
+        return default if value is None else value
+
     if name == "digits":
-        return digits(resolution or 16)
+        return digits(given(resolution, 16))
     if name == "shapes":
-        return shapes(resolution or 32, size or 8192, seed=seed)
+        return shapes(given(resolution, 32), given(size, 8192), seed=seed)
     if name in POINT_SETS:
-        return (ring8 if name == "ring8" else grid25)(size or 50_000, seed=seed)
+        return (ring8 if name == "ring8" else grid25)(given(size, 50_000), seed=seed)
     if name.startswith("folder:"):
-        return image_folder(name[len("folder:"):], resolution or 64)
+        return image_folder(name[len("folder:"):], given(resolution, 64))
     return torchvision_set(name, resolution, Path(root), download)
 
 
@@ -199,6 +212,8 @@ def shapes(resolution: int = 32, n: int = 8192, seed: int = 0) -> TensorData:
 
 
 def _mixture(name: str, centers: torch.Tensor, std: float, n: int, seed: int) -> TensorData:
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+        raise ValueError(f"{name} needs a positive number of points, got {n!r}")
     gen = torch.Generator().manual_seed(seed)
     which = torch.randint(0, centers.shape[0], (n,), generator=gen)
     points = centers[which] + std * torch.randn(n, 2, generator=gen)
@@ -228,45 +243,66 @@ def _not_found(name: str, directory: Path, hint: str) -> DataNotFoundError:
     )
 
 
+CELEBA_URL = "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"
+
+
+def _how_to_get(name: str, root: Path) -> str:
+    if name == "celeba":
+        return (f"To get it: pass download=True (CLI: --download) on a machine with internet and "
+                f"the gdown package (pip install gdown), or download img_align_celeba.zip from "
+                f"{CELEBA_URL} and unzip it into {root.resolve() / 'celeba'}.")
+    return (f"To get it: pass download=True (CLI: --download) on a machine with internet, or put "
+            f"torchvision's files under {root.resolve()}.")
+
+
 def torchvision_set(name: str, resolution: int | None, root: Path, download: bool) -> TensorData:
-    """MNIST, Fashion-MNIST, CIFAR-10 (train splits) or CelebA, as uint8 tensors in memory."""
+    """MNIST, Fashion-MNIST, CIFAR-10 (train splits) or CelebA, as uint8 tensors in memory.
+
+    Whatever torchvision raises when the files are missing or cannot be downloaded (a RuntimeError,
+    a URLError, gdown not installed...) becomes one :class:`DataNotFoundError`.
+    """
     import torchvision.datasets as tvd
 
-    hint = (f"Pass download=True (CLI: --download) on a machine with internet, or put the files "
-            f"under {root}/.")
+    hint = _how_to_get(name, root)
+    if root.exists() and not root.is_dir():
+        raise _not_found(name, root, f"{root} is a file, not a directory. {hint}")
+    if name == "celeba":  # decode the JPEGs once into a cached tensor
+        ds_dir = root / "celeba" / "img_align_celeba"
+        if download and not ds_dir.is_dir():
+            try:
+                tvd.CelebA(str(root), split="train", download=True)
+            except Exception as err:  # noqa: BLE001 - see the docstring
+                raise _download_failed(name, ds_dir, err, hint) from None
+        if not ds_dir.is_dir():
+            raise _not_found(name, ds_dir, hint)
+        return image_folder(str(ds_dir), resolution or 64, name="celeba", center_crop=140)
     try:
         if name in ("mnist", "fashion-mnist"):
             cls = tvd.MNIST if name == "mnist" else tvd.FashionMNIST
             ds = cls(str(root), train=True, download=download)
             data = ds.data[:, None].contiguous()  # (N, 1, 28, 28) uint8
             labels = ds.targets.clone()
-        elif name == "cifar10":
+        else:
             ds = tvd.CIFAR10(str(root), train=True, download=download)
             data = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # (N, 3, 32, 32)
             labels = torch.tensor(ds.targets)
-        else:  # celeba: decode the JPEGs once into a cached tensor
-            ds_dir = root / "celeba" / "img_align_celeba"
-            if download:
-                tvd.CelebA(str(root), split="train", download=True)
-            if not ds_dir.is_dir():
-                raise _not_found(name, ds_dir, hint)
-            return image_folder(str(ds_dir), resolution or 64, name="celeba", center_crop=140)
-    except RuntimeError as err:
-        if "not found" in str(err).lower() or "corrupted" in str(err).lower():
+    except Exception as err:  # noqa: BLE001 - see the docstring
+        if not download:
             raise _not_found(name, root, hint) from None
-        raise
-    except OSError as err:  # a download that could not reach its server
-        if isinstance(err, DataNotFoundError):
-            raise
-        raise DataNotFoundError(
-            f"could not download {name!r} into {root.resolve()} ({type(err).__name__}: {err}). "
-            f"Check the internet connection, or put the files there yourself. Offline, use an "
-            f"embedded set instead: {', '.join(EMBEDDED)}."
-        ) from None
+        raise _download_failed(name, root, err, hint) from None
     if resolution is not None and resolution != data.shape[-1]:
         resized = _resize(data.float() / 255.0, resolution)
         data = (resized * 255).round().clamp(0, 255).to(torch.uint8)
     return TensorData(name, data, labels)
+
+
+def _download_failed(name: str, where: Path, err: Exception, hint: str) -> DataNotFoundError:
+    reason = (str(err).splitlines() or [""])[0][:200]
+    return DataNotFoundError(
+        f"data set {name!r} was not found in {where.resolve()} and could not be downloaded "
+        f"({type(err).__name__}: {reason}). {hint} Offline, use an embedded set instead: "
+        f"{', '.join(EMBEDDED)}."
+    )
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif")
@@ -281,12 +317,14 @@ def image_folder(path: str, resolution: int = 64, name: str | None = None,
     """
     from PIL import Image
 
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution <= 0:
+        raise ValueError(f"folder images need a positive resolution, got {resolution!r}")
     folder = Path(path)
     if not folder.is_dir():
         raise _not_found(name or f"folder:{path}", folder, "Point folder:PATH at a directory of "
                          "images (png/jpg).")
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
-                   and ".ganlab_cache" not in p.parts)
+                   and ".ganlab_cache" not in p.parts and p.is_file())
     if not files:
         raise _not_found(name or f"folder:{path}", folder, f"It holds no images {IMAGE_SUFFIXES}.")
     key = hashlib.sha1()
@@ -298,24 +336,59 @@ def image_folder(path: str, resolution: int = 64, name: str | None = None,
     if cache.exists():
         try:
             data = torch.load(cache, weights_only=True)
-            return TensorData(name or f"folder:{path}", data)
+            if (isinstance(data, torch.Tensor) and data.dtype == torch.uint8
+                    and tuple(data.shape) == (len(files), 3, resolution, resolution)):
+                return TensorData(name or f"folder:{path}", data)
         except Exception:  # noqa: BLE001 - a damaged cache is rebuilt
             pass
     out = torch.empty(len(files), 3, resolution, resolution, dtype=torch.uint8)
     from tqdm.auto import tqdm
 
     for i, p in enumerate(tqdm(files, desc=f"decoding {folder.name}", leave=False)):
-        with Image.open(p) as im:
-            im = im.convert("RGB")
-            w, h = im.size
-            side = min(w, h, center_crop or min(w, h))
-            left, top = (w - side) // 2, (h - side) // 2
-            im = im.crop((left, top, left + side, top + side))
-            im = im.resize((resolution, resolution), Image.Resampling.LANCZOS)
-            out[i] = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8).view(
-                resolution, resolution, 3).permute(2, 0, 1)
-    cache.parent.mkdir(exist_ok=True)
-    tmp = cache.with_suffix(".tmp")
-    torch.save(out, tmp)
-    os.replace(tmp, cache)
+        try:
+            out[i] = _decode(p, resolution, center_crop)
+        except OSError as err:
+            if err.errno is not None:  # the file system refused, e.g. no permission to read
+                from ganlab.checkpoint import storage_error
+
+                raise storage_error(err, p, "read") from None
+            raise _undecodable(p, err) from None
+        except (ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as err:
+            raise _undecodable(p, err) from None  # what Pillow raises for a damaged file
+    _write_cache(out, cache)
     return TensorData(name or f"folder:{path}", out)
+
+
+def _decode(p: Path, resolution: int, center_crop: int | None) -> torch.Tensor:
+    """One image file as uint8 (3, R, R): centre-cropped to a square, then resized."""
+    from PIL import Image
+
+    with Image.open(p) as im:
+        im = im.convert("RGB")
+        w, h = im.size
+        side = min(w, h, center_crop or min(w, h))
+        left, top = (w - side) // 2, (h - side) // 2
+        im = im.crop((left, top, left + side, top + side))
+        im = im.resize((resolution, resolution), Image.Resampling.LANCZOS)
+        return torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8).view(
+            resolution, resolution, 3).permute(2, 0, 1)
+
+
+def _undecodable(p: Path, err: Exception) -> DataFileError:
+    reason = (str(err).splitlines() or [""])[0][:200]
+    return DataFileError(f"{p} is not a readable image ({type(err).__name__}: {reason}); remove "
+                         "or replace it, or point folder:PATH at another directory")
+
+
+def _write_cache(data: torch.Tensor, cache: Path) -> None:
+    """Keep the decoded images for next time; a folder we cannot write to only costs speed."""
+    from ganlab.checkpoint import atomic_torch_save, make_dir
+
+    try:
+        make_dir(cache.parent)
+        atomic_torch_save(data, cache)
+    except OSError as err:
+        import warnings
+
+        warnings.warn(f"the decoded images are not cached ({err}); they will be decoded again "
+                      "next time", RuntimeWarning, stacklevel=3)

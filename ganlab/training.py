@@ -12,7 +12,9 @@ import contextlib
 import copy
 import math
 import random
+import shutil
 import signal
+import sys
 import threading
 import time
 import warnings
@@ -26,7 +28,7 @@ import torch
 from torch import nn
 
 from ganlab import checkpoint as ckpt
-from ganlab.config import RunConfig
+from ganlab.config import RunConfig, config_changes
 from ganlab.data import TensorData, load_config
 from ganlab.hardware import amp_dtype
 from ganlab.losses import GANLoss
@@ -43,14 +45,35 @@ class RunDirError(ValueError):
     """The output directory cannot be used for this run (and was left untouched)."""
 
 
+class ResumeConflictError(RunDirError):
+    """Resuming was asked with settings that would change the saved run; nothing was changed."""
+
+
+# What a resumed run may change: its length, its precision and where its data lives. Everything
+# else (model, data set, loss, batch size, seed, ...) defines the run and is refused.
+RESUMABLE_CHANGES = ("train.steps", "train.amp", "data.root", "data.download")
+
+
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     """``"auto"``/None picks CUDA when available, else the CPU; anything else is checked."""
     if device is None or str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} was requested but CUDA is not available here; "
-                         "use --device cpu (or auto)")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} was requested but CUDA is not available here; "
+                             "use --device cpu (or auto)")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r} does not exist: this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s), cuda:0 and up")
+    elif dev.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ValueError(f"device {device!r} is not available here; use --device cpu")
+    elif dev.type != "cpu":
+        raise ValueError(f"device {device!r} is not supported; use auto, cpu, cuda or cuda:N")
     return dev
 
 
@@ -113,7 +136,13 @@ class Trainer:
     progress: show a tqdm progress bar.
     callbacks: functions ``cb(trainer, event, info)`` called on ``"log"``, ``"sample"``,
         ``"checkpoint"`` and ``"end"`` events (e.g. to draw live plots in a notebook).
-    resume: continue the run saved in ``out_dir``.
+    resume: continue the run saved in ``out_dir``. A ``config`` given with it may differ from
+        the saved one only in ``RESUMABLE_CHANGES`` (each change is printed in one line);
+        anything else raises :class:`ResumeConflictError`.
+
+    File system errors (a full disk, a read-only directory) raise
+    :class:`ganlab.checkpoint.StorageError`; a damaged run raises
+    :class:`ganlab.checkpoint.CheckpointError`. Neither touches the last good checkpoint.
     """
 
     collapse_ratio = 0.1  # sample diversity below this fraction of the data's means collapse
@@ -132,19 +161,30 @@ class Trainer:
     ) -> None:
         self.out_dir = Path(out_dir) if out_dir is not None else None
         saved = None
-        if resume:
-            saved = self._load_for_resume()
-            config = config if config is not None else RunConfig.from_dict(saved["config"])
-        elif self.out_dir is not None:
-            _check_fresh_run_dir(self.out_dir)
-        if not isinstance(config, RunConfig):
+        if config is not None and not isinstance(config, RunConfig):
             raise TypeError(
                 f"config must be a ganlab.config.RunConfig, got {type(config).__name__}"
             )
+        if resume:
+            saved = self._load_for_resume()
+            config = self._resumed_config(config, saved)
+        elif self.out_dir is not None:
+            _check_fresh_run_dir(self.out_dir)
+        if config is None:
+            raise TypeError("config must be a ganlab.config.RunConfig (None only with resume=True)")
+        if data is not None and not isinstance(data, TensorData):
+            raise TypeError(f"data must be a ganlab.data.TensorData (e.g. ganlab.data.load(...)), "
+                            f"got {type(data).__name__}; to choose a data set by name, set "
+                            "config.data")
+        callbacks = list(callbacks)
+        for cb in callbacks:
+            if not callable(cb):
+                raise TypeError(f"callbacks must be functions cb(trainer, event, info), got "
+                                f"{type(cb).__name__}")
         self.config = config
         self.device = resolve_device(device)
         self.progress = progress
-        self.callbacks = list(callbacks)
+        self.callbacks = callbacks
         tc = config.train
 
         seed_everything(tc.seed)
@@ -191,8 +231,7 @@ class Trainer:
         if saved is not None:
             self._restore(saved)
         if self.out_dir is not None:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            ckpt.atomic_write_bytes(self.out_dir / ckpt.CONFIG_NAME, config.to_json().encode())
+            self._write_config()
 
     # ---------------------------------------------------------------- the algorithm
     def phase(self) -> Phase:
@@ -424,11 +463,15 @@ class Trainer:
             from ganlab.viz import save_png, save_points_png
 
             path = self.out_dir / "samples" / f"step_{self.step:07d}.png"
-            if x.ndim == 4:
-                save_png(x, path)
-            else:  # 2-D points: a scatter plot over the data's mode centres
-                mixture = self.data.mixture
-                save_points_png(x, path, None if mixture is None else mixture.centers)
+            try:
+                if x.ndim == 4:
+                    save_png(x, path)
+                else:  # 2-D points: a scatter plot over the data's mode centres
+                    mixture = self.data.mixture
+                    save_points_png(x, path, None if mixture is None else mixture.centers)
+            except OSError as err:
+                checkpoint = self.out_dir / ckpt.CHECKPOINT_NAME
+                raise ckpt.storage_error(err, path, "write", _kept(checkpoint)) from None
         self._check_collapse(x)
         self._emit("sample", {"step": self.step, "images_seen": self.images_seen, "images": x})
         return x
@@ -452,6 +495,18 @@ class Trainer:
             cb(self, event, info)
 
     # ---------------------------------------------------------------- checkpoints
+    def _write_config(self) -> None:
+        """Write config.json; a new run whose first write fails leaves no directory behind."""
+        created = not self.out_dir.exists()
+        try:
+            ckpt.make_dir(self.out_dir)
+            ckpt.atomic_write_bytes(self.out_dir / ckpt.CONFIG_NAME,
+                                    self.config.to_json().encode())
+        except OSError:
+            if created:
+                shutil.rmtree(self.out_dir, ignore_errors=True)
+            raise
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "format": ckpt.FORMAT,
@@ -481,36 +536,93 @@ class Trainer:
                     f"checkpoint in {self.out_dir}. Try a lower learning rate or --amp off."
                 )
         path = self.out_dir / ckpt.CHECKPOINT_NAME
-        ckpt.atomic_torch_save(self.state_dict(), path)
+        try:
+            ckpt.atomic_torch_save(self.state_dict(), path)
+        except OSError as err:
+            raise ckpt.storage_error(err, path, "write", _kept(path)) from None
         self._emit("checkpoint", {"step": self.step, "path": path})
         return path
 
     def _load_for_resume(self) -> dict[str, Any]:
         if self.out_dir is None:
             raise RunDirError("resume=True needs the run directory (out_dir) to resume from")
-        if not ckpt.is_run_dir(self.out_dir):
+        if not (self.out_dir / ckpt.CONFIG_NAME).exists():
             raise RunDirError(f"nothing to resume: {self.out_dir} is not a ganlab run directory "
                               "(no config.json); start a new run without --resume")
-        if not (self.out_dir / ckpt.CHECKPOINT_NAME).exists():
+        ckpt.read_config(self.out_dir)  # a damaged config.json is named before anything else
+        path = self.out_dir / ckpt.CHECKPOINT_NAME
+        if not path.exists():
             raise RunDirError(f"nothing to resume: {self.out_dir} has no checkpoint.pt yet; "
                               "start it again without --resume (after deleting the directory)")
         for stale in self.out_dir.glob(".*.tmp-*"):  # left by a run killed mid-save
-            stale.unlink(missing_ok=True)
-        return ckpt.load_checkpoint(self.out_dir / ckpt.CHECKPOINT_NAME)
+            try:
+                stale.unlink(missing_ok=True)
+            except OSError as err:
+                raise ckpt.storage_error(err, stale, "remove the leftover") from None
+        state = ckpt.load_checkpoint(path)
+        ckpt.require(state, _STATE_KEYS, path)
+        state["path"] = path
+        return state
+
+    def _resumed_config(self, config: RunConfig | None, saved: dict[str, Any]) -> RunConfig:
+        """The saved run's config, with the changes that ``RESUMABLE_CHANGES`` allows."""
+        try:
+            saved_config = RunConfig.from_dict(saved["config"])
+        except ValueError as err:
+            raise ckpt.CheckpointError(f"{saved['path']} holds an unusable config ({err}); "
+                                       "restore a copy or start a new run") from None
+        if config is None:
+            return saved_config
+        changes = config_changes(saved_config, config)
+        refused = [c for c in changes if c[0] not in RESUMABLE_CHANGES]
+        if refused:
+            listed = ", ".join(f"{f} ({old!r} -> {new!r})" for f, old, new in refused[:4])
+            more = f" and {len(refused) - 4} more" if len(refused) > 4 else ""
+            raise ResumeConflictError(
+                f"cannot resume {self.out_dir} with a different {listed}{more}: a resumed run "
+                f"keeps the settings it started with (only {', '.join(RESUMABLE_CHANGES)} may "
+                "change). Pass config=None to continue it as it was, or start a new run in "
+                "another directory"
+            )
+        for field, old, new in changes:
+            if field != "train.steps":
+                print(f"resume: {field} changed from {old!r} to {new!r}", file=sys.stderr)
+        return config
 
     def _restore(self, state: dict[str, Any]) -> None:
-        self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
-        if self.ema is not None and state.get("G_ema") is not None:
-            self.ema.model.load_state_dict(state["G_ema"])
-        self.opt_G.load_state_dict(state["opt_G"])
-        self.opt_D.load_state_dict(state["opt_D"])
-        self.scaler.load_state_dict(state["scaler"])
-        self.step = int(state["step"])
-        self.images_seen = int(state["images_seen"])
-        self.elapsed = float(state.get("elapsed", 0.0))
-        self.history = list(state.get("history", []))
-        ckpt.set_rng_state(state["rng"])
+        try:
+            self.G.load_state_dict(state["G"])
+            self.D.load_state_dict(state["D"])
+            if self.ema is not None and state.get("G_ema") is not None:
+                self.ema.model.load_state_dict(state["G_ema"])
+            self.opt_G.load_state_dict(state["opt_G"])
+            self.opt_D.load_state_dict(state["opt_D"])
+            if self.scaler.is_enabled() and state["scaler"]:  # empty when saved without fp16
+                self.scaler.load_state_dict(state["scaler"])
+            self.step = int(state["step"])
+            self.images_seen = int(state["images_seen"])
+            self.elapsed = float(state.get("elapsed", 0.0))
+            self.history = list(state.get("history", []))
+            ckpt.set_rng_state(state["rng"])
+        except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as err:
+            raise _mismatch(state["path"], err) from None
+
+
+_STATE_KEYS = ("config", "G", "D", "opt_G", "opt_D", "scaler", "step", "images_seen", "rng")
+
+
+def _kept(path: Path) -> str:
+    if path.exists():
+        return f"The previous checkpoint {path} is unchanged; resume from it with --resume"
+    return "No checkpoint was written"
+
+
+def _mismatch(path: Path, err: Exception) -> ckpt.CheckpointError:
+    reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+    return ckpt.CheckpointError(
+        f"{path} does not fit the model its config describes ({type(err).__name__}: {reason}); "
+        "it was edited or damaged: restore a copy, or start a new run"
+    )
 
 
 def _check_fresh_run_dir(out_dir: Path) -> None:
@@ -589,14 +701,23 @@ def load_run(run_dir: str | Path, device: str | torch.device | None = "cpu",
              ema: bool = True) -> LoadedRun:
     """Rebuild G and D from a run directory (or a checkpoint file); needs nothing else."""
     path = Path(run_dir)
-    if path.is_dir() and not ckpt.is_run_dir(path):
-        raise ckpt.CheckpointError(f"{path} is not a ganlab run directory (no config.json)")
+    if path.is_dir():
+        ckpt.read_config(path)  # names a missing or damaged config.json
+        path = path / ckpt.CHECKPOINT_NAME
+    dev = resolve_device(device)
     state = ckpt.load_checkpoint(path)
-    config = RunConfig.from_dict(state["config"])
+    ckpt.require(state, ("config", "G", "D", "step", "images_seen"), path)
+    try:
+        config = RunConfig.from_dict(state["config"])
+    except ValueError as err:
+        raise ckpt.CheckpointError(f"{path} holds an unusable config ({err}); restore a copy or "
+                                   "start a new run") from None
     G, D = build(config.arch)
     g_state = state["G_ema"] if ema and state.get("G_ema") is not None else state["G"]
-    G.load_state_dict(g_state)
-    D.load_state_dict(state["D"])
-    dev = resolve_device(device)
+    try:
+        G.load_state_dict(g_state)
+        D.load_state_dict(state["D"])
+    except (RuntimeError, TypeError, AttributeError) as err:
+        raise _mismatch(path, err) from None
     return LoadedRun(config, G.to(dev).eval(), D.to(dev).eval(), int(state["step"]),
                      int(state["images_seen"]), list(state.get("history", [])))

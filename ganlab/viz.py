@@ -68,9 +68,16 @@ def png_bytes(images: torch.Tensor, nrow: int | None = None, scale: int = 1,
 
 def save_png(images: torch.Tensor, path: str | os.PathLike, nrow: int | None = None,
              scale: int = 1) -> Path:
+    return _write(path, png_bytes(images, nrow=nrow, scale=scale))
+
+
+def _write(path: str | os.PathLike, data: bytes) -> Path:
+    """Write a picture atomically, creating its folder; a StorageError names the path."""
+    from ganlab.checkpoint import atomic_write_bytes, make_dir
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(png_bytes(images, nrow=nrow, scale=scale))
+    make_dir(path.parent)
+    atomic_write_bytes(path, data)
     return path
 
 
@@ -101,10 +108,7 @@ def points_png(points: torch.Tensor, centers: torch.Tensor | None = None, size: 
 
 def save_points_png(points: torch.Tensor, path: str | os.PathLike,
                     centers: torch.Tensor | None = None) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(points_png(points, centers))
-    return path
+    return _write(path, points_png(points, centers))
 
 
 def gif_bytes(frames: Sequence[torch.Tensor], nrow: int | None = None, scale: int = 1,
@@ -122,10 +126,7 @@ def gif_bytes(frames: Sequence[torch.Tensor], nrow: int | None = None, scale: in
 
 
 def save_gif(frames: Sequence[torch.Tensor], path: str | os.PathLike, **kwargs: Any) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(gif_bytes(frames, **kwargs))
-    return path
+    return _write(path, gif_bytes(frames, **kwargs))
 
 
 def show(images: torch.Tensor, title: str | None = None, nrow: int | None = None,

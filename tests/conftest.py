@@ -1,4 +1,4 @@
-"""Shared test settings.
+"""Shared test settings, and the fixtures that make file systems fail for real.
 
 Every model in the unit tests is tiny, and a 2-core CI machine runs them while other processes
 compete for the cores: one intra-op thread is as fast as two for these sizes and never suffers
@@ -8,6 +8,103 @@ configuration.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
 import torch
 
 torch.set_num_threads(1)
+
+
+# ---------------------------------------------------------------- real file-system failures
+
+NOBODY = 65534
+
+
+def skip_loudly(reason: str) -> None:
+    message = f"REAL FILE-SYSTEM TEST SKIPPED: {reason}"
+    print(f"\n{'!' * 78}\n{message}\n{'!' * 78}", file=sys.stderr)
+    warnings.warn(message, stacklevel=2)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def public_dir() -> Iterator[Path]:
+    """A fresh directory under /tmp that any user can reach (pytest's tmp_path is private)."""
+    path = Path(tempfile.mkdtemp(prefix="ganlab-test-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def small_tmpfs(public_dir: Path) -> Iterator[Callable[[int], Path]]:
+    """``mount(size_bytes)`` mounts a fresh tmpfs of that size and returns its path; unmounted at
+    the end. Needs root (or CAP_SYS_ADMIN): elsewhere the test skips, saying so loudly."""
+    mounted: list[Path] = []
+
+    def mount(size: int) -> Path:
+        point = public_dir / f"tmpfs{len(mounted)}"
+        point.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs",
+                               str(point)], capture_output=True, text=True)
+        if done.returncode != 0:
+            skip_loudly(f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode}); "
+                        "run the tests as root to check a really full / read-only disk. The "
+                        "mock-based tests still ran.")
+        mounted.append(point)
+        return point
+
+    try:
+        yield mount
+    finally:
+        for point in reversed(mounted):
+            subprocess.run(["umount", "-l", str(point)], capture_output=True)
+
+
+def fill(directory: Path, leave: int = 0) -> Path:
+    """Fill the file system holding ``directory`` up, then free ``leave`` bytes again."""
+    filler = directory / "filler.bin"
+    chunk = b"\0" * 65536
+    with open(filler, "wb") as f:
+        try:
+            while True:
+                f.write(chunk)
+                f.flush()
+        except OSError:
+            pass
+        with contextlib.suppress(OSError):
+            f.close()
+    size = filler.stat().st_size
+    os.truncate(filler, max(0, size - leave))
+    return filler
+
+
+def remount_read_only(point: Path) -> None:
+    subprocess.run(["mount", "-o", "remount,ro", str(point)], check=True, capture_output=True)
+
+
+@contextlib.contextmanager
+def unprivileged() -> Iterator[None]:
+    """Run the body as user ``nobody`` when we are root (permissions do not stop root); a normal
+    user is already unprivileged."""
+    if os.geteuid() != 0:
+        yield
+        return
+    os.setegid(NOBODY)
+    os.seteuid(NOBODY)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import fill, remount_read_only
 from PIL import Image
 
 from ganlab import checkpoint as ckpt
@@ -180,6 +181,52 @@ def _mnist_root(tmp_path: Path) -> Path:
     return tmp_path / "no_data_here"
 
 
+_EXECUTED: list[str] = []
+
+
+def _mark() -> str:
+    _EXECUTED.append("ran")
+    return "pwned"
+
+
+class _Sneaky:
+    def __reduce__(self):
+        return (_mark, ())
+
+
+def _altered_copy(run: Path, tmp_path: Path, what: str) -> Path:
+    """A copy of ``run`` with one thing wrong with it."""
+    bad = tmp_path / f"bad_{what}"
+    shutil.copytree(run, bad)
+    config = json.loads((bad / "config.json").read_text())
+    if what == "pickle":
+        torch.save({"format": ckpt.FORMAT, "version": ckpt.VERSION, "G": _Sneaky()},
+                   bad / "checkpoint.pt")
+    elif what == "future":
+        config["version"] = 99
+        (bad / "config.json").write_text(json.dumps(config))
+    elif what == "garbage":
+        (bad / "config.json").write_bytes(b"\x00\x01 not json")
+    elif what == "ckpt_dir":
+        (bad / "checkpoint.pt").unlink()
+        (bad / "checkpoint.pt").mkdir()
+    elif what == "empty":
+        (bad / "checkpoint.pt").write_bytes(b"")
+    return bad
+
+
+def _file(tmp_path: Path) -> Path:
+    (tmp_path / "a_file").write_text("not a directory")
+    return tmp_path / "a_file"
+
+
+def _bad_images(tmp_path: Path) -> Path:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "holiday.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    return folder
+
+
 ERRORS = {
     "unknown model": (lambda t, r: ["train", "stylegan", "--out", t / "o"], ["stylegan"]),
     "unknown data set": (lambda t, r: ["train", "dcgan", "--data", "imagenet", "--out", t / "o",
@@ -204,6 +251,48 @@ ERRORS = {
     "mnist offline": (lambda t, r: ["train", "vanilla", "--data", "mnist", "--data-root",
                                     _mnist_root(t), "--out", t / "o", *TINY],
                       ["mnist", "download"]),
+    # Hostile or damaged runs: every command names the file and refuses.
+    "sample pickle": (lambda t, r: ["sample", _altered_copy(r, t, "pickle"), "--out",
+                                    t / "x.png"], ["asks to run code", "checkpoint.pt"]),
+    "info pickle": (lambda t, r: ["info", _altered_copy(r, t, "pickle")], ["asks to run code"]),
+    "resume pickle": (lambda t, r: ["train", "dcgan", "--resume", "--out",
+                                    _altered_copy(r, t, "pickle"), "--no-progress"],
+                      ["asks to run code"]),
+    "sample future config": (lambda t, r: ["sample", _altered_copy(r, t, "future"), "--out",
+                                           t / "x.png"], ["config.json", "newer ganlab", "99"]),
+    "info future config": (lambda t, r: ["info", _altered_copy(r, t, "future")],
+                           ["config.json", "newer ganlab"]),
+    "resume future config": (lambda t, r: ["train", "dcgan", "--resume", "--out",
+                                           _altered_copy(r, t, "future"), "--no-progress"],
+                             ["config.json", "newer ganlab"]),
+    "info garbage config": (lambda t, r: ["info", _altered_copy(r, t, "garbage")],
+                            ["config.json", "not valid JSON"]),
+    "resume garbage config": (lambda t, r: ["train", "dcgan", "--resume", "--out",
+                                            _altered_copy(r, t, "garbage"), "--no-progress"],
+                              ["config.json", "not valid JSON"]),
+    "sample checkpoint is a directory": (lambda t, r: ["sample", _altered_copy(r, t, "ckpt_dir"),
+                                                       "--out", t / "x.png"],
+                                         ["checkpoint.pt", "directory where a file should be"]),
+    "info empty checkpoint": (lambda t, r: ["info", _altered_copy(r, t, "empty")],
+                              ["checkpoint.pt", "corrupt"]),
+    "info a file": (lambda t, r: ["info", _file(t)], ["a_file", "is a file"]),
+    "info missing": (lambda t, r: ["info", t / "nowhere"], ["nowhere", "does not exist"]),
+    # Inputs of the wrong kind.
+    "sample out not png": (lambda t, r: ["sample", r, "--out", t / "grid.jpg"], [".png"]),
+    "sample out is a directory": (lambda t, r: ["sample", r, "--out", t], [
+        "directory where a file should be"]),
+    "sample too many": (lambda t, r: ["sample", r, "--n", 1_000_000, "--out", t / "x.png"],
+                        ["--n", "10000"]),
+    "sample unknown device": (lambda t, r: ["sample", r, "--device", "gpu", "--out",
+                                            t / "x.png"], ["gpu", "device"]),
+    "train unknown device": (lambda t, r: ["train", "dcgan", "--device", "tpu", "--out", t / "o",
+                                           *TINY], ["tpu", "device"]),
+    "train out under a file": (lambda t, r: ["train", "dcgan", "--steps", 1, "--out",
+                                             _file(t) / "o", *TINY],
+                               ["a_file", "file where a directory should be"]),
+    "train images that are not": (lambda t, r: ["train", "dcgan", "--data",
+                                                f"folder:{_bad_images(t)}", "--out", t / "o",
+                                                *TINY], ["holiday.jpg", "not a readable image"]),
 }
 
 
@@ -225,6 +314,8 @@ def test_errors_are_one_line_with_exit_code_2(case: str, dcgan_run: Path, tmp_pa
     # A failed command leaves no half-made run behind and does not touch existing ones.
     assert not (tmp_path / "o").exists()
     assert ckpt.load_checkpoint(dcgan_run)["step"] == before
+    assert not (tmp_path / "x.png").exists()
+    assert _EXECUTED == []
 
 
 def test_unknown_profile_in_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -259,3 +350,176 @@ def test_cuda_requested_without_cuda(tmp_path: Path, monkeypatch: pytest.MonkeyP
     (line,) = [line for line in err.splitlines() if "error:" in line]
     assert "CUDA" in line
     assert not (tmp_path / "o").exists()
+
+
+# ---------------------------------------------------------------- --resume keeps the run's settings
+def _resume(run: Path, tmp_path: Path, extra: list, capsys) -> tuple[int, str, str, Path]:
+    copy = tmp_path / "resumed"
+    shutil.copytree(run, copy)
+    code, out, err = run_cli(["train", "dcgan", "--resume", "--out", copy, "--steps", 5,
+                              "--no-progress", *extra], capsys)
+    return code, out, err, copy
+
+
+@pytest.mark.parametrize(
+    ("extra", "option", "detail"),
+    [
+        (["--seed", 3], "--seed 3", "train.seed 0 -> 3"),
+        (["--batch-size", 8], "--batch-size 8", "train.batch_size 16 -> 8"),
+        (["--loss", "wgan_gp"], "--loss wgan_gp", "loss.name 'nonsaturating' -> 'wgan_gp'"),
+        (["--data", "digits"], "--data digits", "data.name 'shapes' -> 'digits'"),
+        (["--resolution", 32], "--resolution 32", "arch.resolution 16 -> 32"),
+        (["--profile", "default"], "--profile default", "arch.d_width 8 -> 32"),
+    ],
+)
+def test_resume_refuses_options_that_change_the_run(extra: list, option: str, detail: str,
+                                                    dcgan_run: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    before = (dcgan_run / "checkpoint.pt").read_bytes()
+    code, out, err, copy = _resume(dcgan_run, tmp_path, extra, capsys)
+    assert code == 2
+    (line,) = [line for line in (out + err).splitlines() if "error:" in line]
+    assert f"cannot resume {copy} with {option} ({detail}" in line
+    assert "another --out" in line
+    assert (copy / "checkpoint.pt").read_bytes() == before
+    assert (copy / "config.json").read_bytes() == (dcgan_run / "config.json").read_bytes()
+
+
+def test_resume_accepts_the_run_s_own_values(dcgan_run: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    # The command that made the run, with --resume added, continues it.
+    code, out, err, copy = _resume(dcgan_run, tmp_path, ["--profile", "tiny", "--seed", 0,
+                                                         "--batch-size", 16, "--data", "shapes",
+                                                         "--resolution", 16, "--loss",
+                                                         "nonsaturating"], capsys)
+    assert code == 0, err
+    assert "resume:" not in out + err
+    assert ckpt.load_checkpoint(copy)["step"] == 5
+
+
+def test_resume_applies_amp_and_data_location_and_says_so(
+        dcgan_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    where = tmp_path / "my_data"
+    code, out, err, copy = _resume(dcgan_run, tmp_path, ["--amp", "off", "--data-root", where,
+                                                         "--download"], capsys)
+    assert code == 0, err
+    said = [line for line in (out + err).splitlines() if line.startswith("resume:")]
+    assert said == ["resume: data.download changed from False to True",
+                    f"resume: data.root changed from 'data' to '{where}'",
+                    "resume: train.amp changed from 'auto' to 'off'"]
+    config = ckpt.read_config(copy)
+    assert (config.train.amp, config.data.root, config.data.download) == ("off", str(where), True)
+    assert config.train.steps == 5 and ckpt.load_checkpoint(copy)["step"] == 5
+
+
+def test_train_help_documents_each_option_under_resume(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["train", "--help"], capsys)
+    assert code == 0
+    text = " ".join(out.split())
+    section = text[text.index("with --resume the run keeps"):]
+    for option in ("--steps", "--amp", "--data-root", "--download", "--device", "--gif",
+                   "--no-progress", "--data", "--profile", "--resolution", "--loss",
+                   "--batch-size", "--seed"):
+        assert option in section, option
+    assert "refused" in section and "applied" in section
+
+
+# ---------------------------------------------------------------- the full profile offline
+def test_full_profile_offline_stops_before_training(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import urllib.request
+
+    # The issue's command as a user types it, with every download routed to a closed port.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GANLAB_PROFILE", "full")
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")
+    for var in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(urllib.request, "_opener", None)
+    for model, name in (("dcgan", "celeba"), ("vanilla", "mnist")):
+        code, out, err = run_cli(["train", model, "--out", f"runs/{model}", "--no-progress"],
+                                 capsys)
+        assert code == 2
+        assert "Traceback" not in out + err and "training " not in out + err
+        (line,) = [line for line in (out + err).splitlines() if "error:" in line]
+        assert f"data set {name!r} was not found in {tmp_path / 'data'}" in line
+        assert "could not be downloaded" in line and "To get it" in line
+        assert "digits, shapes, ring8, grid25" in line
+        assert not (tmp_path / "runs").exists()
+
+
+# ---------------------------------------------------------------- a full disk, for real
+def test_a_full_disk_during_training(small_tmpfs, capsys: pytest.CaptureFixture[str]) -> None:
+    disk = small_tmpfs(2 << 20)
+    out = disk / "run"
+    code, _, err = run_cli(["train", "dcgan", "--steps", 2, "--out", out, *TINY], capsys)
+    assert code == 0, err
+    before = (out / "checkpoint.pt").read_bytes()
+    assert len(before) > 200_000
+    fill(disk, leave=65536)  # room for config.json and a sample grid, not for a checkpoint
+    code, text, err = run_cli(["train", "dcgan", "--steps", 4, "--out", out, "--resume",
+                               "--no-progress"], capsys)
+    assert code == 2
+    assert "Traceback" not in text + err
+    (line,) = [line for line in err.splitlines() if "error:" in line]
+    assert f"could not write {out / 'checkpoint.pt'}: no space left on the device" in line
+    assert "is unchanged; resume from it with --resume" in line
+    assert (out / "checkpoint.pt").read_bytes() == before
+    assert [p.name for p in out.rglob("*") if ".tmp" in p.name] == []
+
+
+def test_writing_a_sample_grid_to_a_read_only_disk(dcgan_run: Path, small_tmpfs,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    disk = small_tmpfs(1 << 20)
+    remount_read_only(disk)
+    code, _, err = run_cli(["sample", dcgan_run, "--out", disk / "grid.png"], capsys)
+    assert code == 2
+    (line,) = [line for line in err.splitlines() if "error:" in line]
+    assert f"{disk / 'grid.png'}: the file system is read-only" in line
+
+
+# ---------------------------------------------------------------- errors from deep inside
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (PermissionError(13, "Permission denied", "/srv/runs/x/samples"),
+         ["could not use /srv/runs/x/samples: permission denied"]),
+        (OSError(5, "Input/output error", "/mnt/disk/checkpoint.pt"),
+         ["/mnt/disk/checkpoint.pt", "Input/output error", "check the disk"]),
+        (torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+         ["out of memory", "--batch-size"]),
+        (RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate "
+                      "memory: you tried to allocate 1099511627776 bytes."),
+         ["out of memory"]),
+    ],
+)
+def test_errors_raised_deep_inside_are_one_line(error: Exception, words: list[str],
+                                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from ganlab.training import Trainer
+
+    def fail(self, steps=None):
+        raise error
+
+    monkeypatch.setattr(Trainer, "fit", fail)
+    code, out, err = run_cli(["train", "dcgan", "--steps", 1, "--out", tmp_path / "o", *TINY],
+                             capsys)
+    assert code == 2
+    (line,) = [line for line in (out + err).splitlines() if "error:" in line]
+    for word in words:
+        assert word in line
+
+
+def test_a_bug_still_shows_its_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    # Only errors a user can fix become one line; a programming error must stay visible.
+    from ganlab.training import Trainer
+
+    def fail(self, steps=None):
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied (4x3 and 5x6)")
+
+    monkeypatch.setattr(Trainer, "fit", fail)
+    with pytest.raises(RuntimeError, match="mat1 and mat2"):
+        main(["train", "dcgan", "--steps", "1", "--out", str(tmp_path / "o"), *TINY])

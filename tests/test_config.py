@@ -152,3 +152,72 @@ def test_invalid_values_in_json_are_rejected() -> None:
     d["train"]["batch_size"] = 0
     with pytest.raises(ValueError, match="batch_size"):
         RunConfig.from_json(json.dumps(d))
+
+
+# ---------------------------------------------------------------- hostile or damaged JSON
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("", ["not valid JSON"]),
+        ("{\"model\": ", ["not valid JSON"]),
+        (b"\xff\xfe garbage", ["not valid JSON"]),
+        ("null", ["expected an object"]),
+        ("[\"model\", \"arch\"]", ["expected an object"]),
+        ('{"model": "dcgan", "arch": [1, 2]}', ["'arch' must be an object", "list"]),
+        ('{"model": "dcgan", "arch": {"family": "dcgan"}, "data": "shapes"}',
+         ["'data' must be an object"]),
+        ('{"model": "dcgan", "arch": {"family": ["dcgan"]}}', ["unknown architecture family"]),
+        ('{"model": "dcgan", "arch": {"family": "dcgan"}, "train": {"betas": 5}}',
+         ["TrainConfig", "betas"]),
+        ('{"model": "dcgan", "arch": {"family": "dcgan"}, "data": {"name": 5}}',
+         ["data set name must be a string"]),
+        ('{"version": "1", "model": "dcgan", "arch": {"family": "dcgan"}}', ["invalid config "
+                                                                               "version"]),
+    ],
+)
+def test_damaged_json_is_a_one_line_value_error(text, words: list[str]) -> None:
+    with pytest.raises(ValueError) as info:
+        RunConfig.from_json(text)
+    message = str(info.value)
+    assert "\n" not in message
+    for word in words:
+        assert word in message
+
+
+def test_a_config_from_a_newer_ganlab_is_refused_by_version() -> None:
+    from ganlab.config import CONFIG_VERSION
+
+    d = preset("dcgan", profile="tiny").to_dict()
+    assert d["version"] == CONFIG_VERSION
+    d["version"] = CONFIG_VERSION + 1
+    d["train"]["new_knob"] = 1  # a newer ganlab may add fields: the version is named, not them
+    with pytest.raises(ValueError, match=f"newer ganlab \\(config version {CONFIG_VERSION + 1}"):
+        RunConfig.from_dict(d)
+
+
+def test_configs_written_before_the_version_field_still_load() -> None:
+    config = preset("dcgan", profile="tiny")
+    d = config.to_dict()
+    del d["version"]
+    assert RunConfig.from_dict(d) == config
+
+
+def test_from_json_needs_text() -> None:
+    with pytest.raises(TypeError, match="expects the JSON text"):
+        RunConfig.from_json(None)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [
+        ({"train__stepz": 3}, ["train__stepz", "train__steps"]),
+        ({"arch__depth": 3}, ["arch__depth", "arch__g_width"]),
+        ({"optim__lr": 1.0}, ["optim", "train"]),
+        ({"modell": "dcgan"}, ["modell", "model"]),
+    ],
+)
+def test_preset_overrides_with_unknown_names(overrides: dict, words: list[str]) -> None:
+    with pytest.raises(ValueError) as info:
+        preset("dcgan", profile="tiny", **overrides)
+    for word in words:
+        assert word in str(info.value)

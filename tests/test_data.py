@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import math
+import socket
+import time
+import urllib.error
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import unprivileged
 
 from ganlab import data as gdata
-from ganlab.data import DataNotFoundError, TensorData
+from ganlab.checkpoint import StorageError
+from ganlab.data import DataFileError, DataNotFoundError, TensorData
 
 EMBEDDED_NAMES = ("digits", "shapes", "ring8", "grid25")
 REAL_NAMES = ("mnist", "fashion-mnist", "cifar10", "celeba")
@@ -154,6 +159,94 @@ def test_real_set_offline_names_directory_and_alternatives(name: str, tmp_path: 
     assert not root.exists() or not any(root.rglob("*"))  # nothing downloaded
 
 
+def _check_not_found(err: DataNotFoundError, name: str, root: Path, cause: str) -> None:
+    message = str(err)
+    assert "\n" not in message
+    assert repr(name) in message and str(root.resolve()) in message
+    assert "could not be downloaded" in message and cause in message
+    assert "To get it" in message and "download" in message.lower()
+    for alternative in EMBEDDED_NAMES:
+        assert alternative in message
+
+
+# What torchvision raises offline, depending on the set and on what is installed.
+OFFLINE_ERRORS = {
+    "gdown missing": RuntimeError("To download files from GDrive, 'gdown' is required. You can "
+                                  "install it with 'pip install gdown'."),
+    "import error": ModuleNotFoundError("No module named 'gdown'"),
+    "no network": urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name "
+                                                           "resolution")),
+    "mirror failed": RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nTried ..."),
+    "connection reset": ConnectionResetError(104, "Connection reset by peer"),
+    "timeout": TimeoutError("The read operation timed out"),
+}
+
+
+@pytest.mark.parametrize("name", REAL_NAMES)
+@pytest.mark.parametrize("case", sorted(OFFLINE_ERRORS))
+def test_a_failed_download_is_data_not_found(name: str, case: str, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import torchvision.datasets as tvd
+
+    error = OFFLINE_ERRORS[case]
+
+    def offline(*args, **kwargs):
+        raise error
+
+    for cls in ("MNIST", "FashionMNIST", "CIFAR10", "CelebA"):
+        monkeypatch.setattr(tvd, cls, offline)
+    root = tmp_path / "data"
+    with pytest.raises(DataNotFoundError) as info:
+        gdata.load(name, root=root, download=True)
+    _check_not_found(info.value, name, root, type(error).__name__)
+    if name == "celeba":
+        assert "pip install gdown" in str(info.value) and gdata.CELEBA_URL in str(info.value)
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Route every HTTP(S) request to a closed local port: nothing can be downloaded."""
+    import urllib.request
+
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")
+    for var in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(urllib.request, "_opener", None)  # rebuilt with the proxies above
+
+
+@pytest.mark.parametrize("name", ["mnist", "celeba"])
+def test_real_torchvision_download_offline(name: str, tmp_path: Path, no_network,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    # torchvision itself, with no way out: MNIST fails on its mirrors, CelebA on gdown (missing,
+    # or unable to connect).
+    root = tmp_path / "data"
+    start = time.monotonic()
+    with pytest.raises(DataNotFoundError) as info:
+        gdata.load(name, root=root, download=True)
+    assert time.monotonic() - start < 30
+    _check_not_found(info.value, name, root, "Error")
+    assert not any(p.is_file() for p in root.rglob("*"))  # nothing half-downloaded is left
+
+
+def test_data_root_that_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "data").write_text("not a directory")
+    with pytest.raises(DataNotFoundError, match="is a file, not a directory"):
+        gdata.load("mnist", root=tmp_path / "data")
+
+
+@pytest.mark.parametrize("name", [5, None, ["shapes"]])
+def test_a_data_set_name_must_be_a_string(name) -> None:
+    with pytest.raises(ValueError, match="must be a string"):
+        gdata.load(name)
+
+
+@pytest.mark.parametrize("name", ["ring8", "grid25"])
+def test_mixtures_need_points(name: str) -> None:
+    with pytest.raises(ValueError, match="positive number of points"):
+        gdata.load(name, size=0)
+
+
 # ---------------------------------------------------------------- folder:PATH
 def _write_images(folder: Path) -> None:
     from PIL import Image
@@ -263,3 +356,68 @@ def test_sample_from_uint8_converts_to_unit_range() -> None:
 
 def test_tensors_first_n(digits16: TensorData) -> None:
     assert torch.equal(digits16.tensors(5), digits16.tensors()[:5])
+
+
+def test_a_file_that_is_not_an_image_is_named(tmp_path: Path) -> None:
+    folder = tmp_path / "imgs"
+    _write_images(folder)
+    (folder / "holiday.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    with pytest.raises(DataFileError) as info:
+        gdata.load(f"folder:{folder}", resolution=8)
+    message = str(info.value)
+    assert str(folder / "holiday.jpg") in message and "not a readable image" in message
+    assert "\n" not in message
+    assert not (folder / ".ganlab_cache").exists() or not any((folder / ".ganlab_cache").iterdir())
+
+
+def test_a_truncated_image_is_named(tmp_path: Path) -> None:
+    folder = tmp_path / "imgs"
+    _write_images(folder)
+    data = (folder / "a_wide.png").read_bytes()
+    (folder / "a_wide.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataFileError, match="a_wide.png is not a readable image"):
+        gdata.load(f"folder:{folder}", resolution=8)
+
+
+def test_a_damaged_cache_is_rebuilt(tmp_path: Path) -> None:
+    folder = tmp_path / "imgs"
+    _write_images(folder)
+    first = gdata.load(f"folder:{folder}", resolution=8).data
+    (cache,) = (folder / ".ganlab_cache").glob("*.pt")
+    torch.save(torch.zeros(2, 2), cache)  # loads fine, but is not the images
+    assert torch.equal(gdata.load(f"folder:{folder}", resolution=8).data, first)
+
+
+def test_a_folder_we_cannot_write_to_still_loads(public_dir: Path) -> None:
+    folder = public_dir / "imgs"
+    _write_images(folder)
+    for p in [folder, *folder.rglob("*")]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    expected = gdata.load(f"folder:{folder}", resolution=4).data  # as the owner, with a cache
+    with unprivileged(), pytest.warns(RuntimeWarning, match="not cached.*permission denied"):
+        again = gdata.load(f"folder:{folder}", resolution=8)  # a new size: needs a new cache
+    assert again.data.shape == (4, 3, 8, 8)
+    assert expected.shape == (4, 3, 4, 4)
+    assert sorted(p.name for p in (folder / ".ganlab_cache").iterdir()) == [
+        p.name for p in (folder / ".ganlab_cache").glob("*_4.pt")]
+
+
+def test_an_image_we_may_not_read_is_a_storage_error(public_dir: Path) -> None:
+    folder = public_dir / "imgs"
+    _write_images(folder)
+    for p in [folder, *folder.rglob("*")]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    (folder / "c_white.png").chmod(0o000)
+    with unprivileged(), pytest.raises(StorageError, match="c_white.png: permission denied"):
+        gdata.load(f"folder:{folder}", resolution=8)
+
+
+@pytest.mark.parametrize("resolution", [0, -8])
+def test_a_resolution_of_zero_is_an_error_not_the_default(resolution: int, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="resolution"):
+        gdata.load("digits", resolution=resolution)
+    with pytest.raises(ValueError, match="resolution"):
+        gdata.load("shapes", resolution=resolution, size=4)
+    _write_images(tmp_path / "imgs")
+    with pytest.raises(ValueError, match="positive resolution"):
+        gdata.load(f"folder:{tmp_path / 'imgs'}", resolution=resolution)

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import NOBODY
 
 try:
     import tomllib
@@ -135,3 +143,93 @@ def test_makefile_has_the_documented_targets() -> None:
     makefile = (ROOT / "Makefile").read_text()
     for target in ("lab", "test", "lint", "unit", "nbval"):
         assert re.search(rf"^{target}:", makefile, re.M), f"Makefile has no {target} target"
+
+
+# ---------------------------------------------------------------- make lab, for real
+LAB_START_S = 30
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _make_lab(home: Path, port: int, token: str, *make_args: str,
+              user: int | None = None) -> subprocess.Popen:
+    """``make lab`` with this interpreter's venv (never reinstalling it) and LAB_ARGS that keep it
+    on localhost, without a browser, with its settings in ``home``."""
+    venv = Path(sys.prefix)
+    args = (f"--no-browser --ip=127.0.0.1 --port={port} --port-retries=0 "
+            f"--IdentityProvider.token={token} --LabApp.news_url=None "
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate")
+    env = {**os.environ, "HOME": str(home), "JUPYTER_CONFIG_DIR": str(home / "config"),
+           "JUPYTER_DATA_DIR": str(home / "data"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+           "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"), "BROWSER": "false"}
+    command = ["make", "--no-print-directory", "-C", str(ROOT), "-o", f"{venv}/.installed",
+               *make_args, "lab", f"VENV={venv}", f"LAB_ARGS={args}"]
+    extra = {} if user is None else {"user": user, "group": user, "extra_groups": []}
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                            cwd=home, start_new_session=True, **extra)
+
+
+def _stop(proc: subprocess.Popen) -> str:
+    """Stop make and the JupyterLab it started (its process group, by make's id); the log."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=15)
+    return proc.stdout.read().decode()
+
+
+def test_make_lab_starts_jupyterlab(public_dir: Path) -> None:
+    # Whoever runs the tests (root in containers, a normal user in CI) gets a working `make lab`.
+    port, token = _free_port(), secrets.token_hex(16)
+    proc = _make_lab(public_dir, port, token)
+    url = f"http://127.0.0.1:{port}/api/status?token={token}"
+    started = time.monotonic()
+    try:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"make lab exited with {proc.returncode}:\n{_stop(proc)}")
+            assert time.monotonic() - started < LAB_START_S, "make lab did not answer in time"
+            try:
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                time.sleep(0.3)
+    finally:
+        log = _stop(proc)
+    assert f"127.0.0.1:{port}" in log, log
+    assert "Running as root is not recommended" not in log
+
+
+def _dry_run(home: Path, user: int | None = None) -> str:
+    proc = _make_lab(home, 8888, "t", "-n", user=user)
+    return proc.communicate(timeout=30)[0].decode()
+
+
+def test_make_lab_adds_allow_root_only_for_root(public_dir: Path) -> None:
+    me = _dry_run(public_dir)
+    assert ("--allow-root" in me) == (os.geteuid() == 0), me
+    assert "--no-browser" in me and "notebooks/" in me
+    if os.geteuid() != 0:
+        return
+    # As root: an ordinary user's command has no --allow-root...
+    home = public_dir / "nobody"
+    home.mkdir()
+    os.chown(home, NOBODY, NOBODY)
+    theirs = _dry_run(home, user=NOBODY)
+    assert "--allow-root" not in theirs and "--no-browser" in theirs, theirs
+    # ...and without it JupyterLab refuses root: the flag is what makes `make lab` work here.
+    proc = _make_lab(public_dir, _free_port(), "t", "ALLOW_ROOT=")
+    try:
+        proc.wait(timeout=LAB_START_S)
+    finally:
+        log = _stop(proc)
+    assert proc.returncode != 0 and "--allow-root" in log, log

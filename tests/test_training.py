@@ -5,6 +5,7 @@ Everything runs on the CPU with the ``tiny`` presets (or smaller), a few steps e
 
 from __future__ import annotations
 
+import errno
 import math
 import time
 import warnings
@@ -12,9 +13,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import fill, unprivileged
 from PIL import Image
 
 from ganlab import checkpoint as ckpt
+from ganlab.checkpoint import StorageError
 from ganlab.config import DCGANConfig, MLPConfig, RunConfig
 from ganlab.data import TensorData, load
 from ganlab.losses import GANLoss
@@ -22,6 +25,7 @@ from ganlab.metrics import mode_coverage
 from ganlab.models.progan import phase_at
 from ganlab.presets import preset
 from ganlab.training import (
+    ResumeConflictError,
     RunDirError,
     Trainer,
     TrainingDiverged,
@@ -509,3 +513,204 @@ def test_reused_fakes_train_g_through_the_updated_d() -> None:
 def test_exact_resume_with_reused_fakes(tmp_path: Path, shapes16: TensorData) -> None:
     config = preset("dcgan", profile="tiny", train__reuse_fakes=True, train__log_every=2)
     _resume_case(config, 3, tmp_path, shapes16)
+
+
+# ---------------------------------------------------------------- resume keeps its settings
+def _saved_ring_run(out: Path, steps: int = 3) -> bytes:
+    Trainer(ring_config(train__steps=steps), out_dir=out, device="cpu", progress=False).fit()
+    return (out / "checkpoint.pt").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"train__seed": 7}, "train.seed"),
+        ({"train__batch_size": 64}, "train.batch_size"),
+        ({"train__lr_d": 1e-2}, "train.lr_d"),
+        ({"loss__name": "nonsaturating"}, "loss.name"),
+        ({"data__name": "grid25"}, "data.name"),
+        ({"arch__g_hidden": (16,)}, "arch.g_hidden"),
+    ],
+)
+def test_resume_refuses_a_config_that_changes_the_run(change: dict, field: str,
+                                                      tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    before = _saved_ring_run(out)
+    config_before = (out / "config.json").read_bytes()
+    with pytest.raises(ResumeConflictError) as info:
+        Trainer(ring_config(train__steps=6, **change), out_dir=out, device="cpu",
+                progress=False, resume=True)
+    message = str(info.value)
+    assert field in message and str(out) in message and "\n" not in message
+    assert (out / "checkpoint.pt").read_bytes() == before
+    assert (out / "config.json").read_bytes() == config_before
+
+
+def test_resume_applies_steps_precision_and_data_location(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]
+                                                          ) -> None:
+    out = tmp_path / "run"
+    _saved_ring_run(out)
+    capsys.readouterr()
+    config = ring_config(train__steps=5, train__amp="off", data__root=str(tmp_path / "elsewhere"))
+    trainer = Trainer(config, out_dir=out, device="cpu", progress=False, resume=True)
+    err = capsys.readouterr().err
+    assert "resume: train.amp changed from 'auto' to 'off'" in err
+    assert f"resume: data.root changed from 'data' to '{tmp_path / 'elsewhere'}'" in err
+    assert "train.steps" not in err  # extending a run is what resuming is for
+    assert trainer.step == 3
+    trainer.fit()
+    assert ckpt.read_config(out) == config
+    assert RunConfig.from_dict(ckpt.load_checkpoint(out)["config"]) == config
+
+
+def test_resume_with_an_edited_checkpoint(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    _saved_ring_run(out)
+    state = ckpt.load_checkpoint(out)
+    state["G"] = {k: torch.zeros(3) for k in state["G"]}  # weights of the wrong shape
+    torch.save(state, out / "checkpoint.pt")
+    with pytest.raises(ckpt.CheckpointError, match="does not fit the model") as info:
+        Trainer(None, out_dir=out, device="cpu", progress=False, resume=True)
+    assert "\n" not in str(info.value)
+    with pytest.raises(ckpt.CheckpointError, match="does not fit the model"):
+        load_run(out)
+    del state["opt_G"], state["rng"]
+    torch.save(state, out / "checkpoint.pt")
+    with pytest.raises(ckpt.CheckpointError, match="without opt_G, rng"):
+        Trainer(None, out_dir=out, device="cpu", progress=False, resume=True)
+
+
+def test_resume_and_load_run_with_a_damaged_config_json(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    before = _saved_ring_run(out)
+    (out / "config.json").write_text("{ half a config")
+    for attempt in (lambda: Trainer(None, out_dir=out, device="cpu", progress=False,
+                                    resume=True),
+                    lambda: load_run(out)):
+        with pytest.raises(ckpt.CheckpointError) as info:
+            attempt()
+        assert str(out / "config.json") in str(info.value)
+        assert "not valid JSON" in str(info.value)
+    assert (out / "checkpoint.pt").read_bytes() == before
+    # The checkpoint file alone still loads: it carries its own config.
+    assert load_run(out / "checkpoint.pt").step == 3
+
+
+def test_load_run_paths_of_the_wrong_kind(tmp_path: Path) -> None:
+    with pytest.raises(ckpt.CheckpointError, match="no checkpoint"):
+        load_run(tmp_path / "absent.pt")
+    with pytest.raises(ckpt.CheckpointError, match="no config.json"):
+        load_run(tmp_path)
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ckpt.CheckpointError, match="not a readable ganlab checkpoint"):
+        load_run(tmp_path / "notes.txt")
+
+
+@pytest.mark.parametrize("device", ["gpu", "cuda:x", "tpu", "", "cpu:0:1", 3.5])
+def test_unknown_devices_are_a_value_error(device) -> None:
+    with pytest.raises(ValueError, match="device"):
+        resolve_device(device)
+
+
+def test_config_none_without_resume() -> None:
+    with pytest.raises(TypeError, match="None only with resume=True"):
+        Trainer(None, device="cpu", progress=False)
+
+
+# ---------------------------------------------------------------- the disk refuses
+def test_a_new_run_on_a_full_disk_leaves_nothing_behind(small_tmpfs) -> None:
+    disk = small_tmpfs(1 << 20)
+    fill(disk)
+    with pytest.raises(StorageError) as info:
+        Trainer(ring_config(), out_dir=disk / "run", device="cpu", progress=False)
+    assert info.value.errno == errno.ENOSPC
+    assert str(disk / "run" / "config.json") in str(info.value)
+    assert sorted(p.name for p in disk.iterdir()) == ["filler.bin"]
+
+
+def test_a_full_disk_while_saving_keeps_the_last_checkpoint(small_tmpfs) -> None:
+    disk = small_tmpfs(2 << 20)
+    out = disk / "run"
+    config = image_config(train__steps=2, train__sample_every=1000, arch=MLPConfig(
+        data_shape=(3, 4, 4), latent_dim=8, g_hidden=(512,), d_hidden=(512,)))
+    Trainer(config, out_dir=out, device="cpu", progress=False).fit()
+    before = (out / "checkpoint.pt").read_bytes()
+    assert len(before) > 100_000
+    fill(disk, leave=32768)  # room for config.json and a sample, not for a checkpoint
+    trainer = Trainer(config.replace(train__steps=4), out_dir=out, device="cpu", progress=False,
+                      resume=True)
+    with pytest.raises(StorageError) as info:
+        trainer.fit()
+    message = str(info.value)
+    assert info.value.errno == errno.ENOSPC
+    assert f"could not write {out / 'checkpoint.pt'}: no space left" in message
+    assert f"The previous checkpoint {out / 'checkpoint.pt'} is unchanged" in message
+    assert (out / "checkpoint.pt").read_bytes() == before
+    assert [p.name for p in out.rglob("*") if ".tmp" in p.name] == []
+
+
+def test_a_read_only_run_directory(public_dir: Path) -> None:
+    out = public_dir / "run"
+    before = _saved_ring_run(out)
+    config_before = (out / "config.json").read_bytes()
+    for p in [public_dir, out, *out.rglob("*")]:
+        p.chmod(0o555 if p.is_dir() else 0o444)
+    with unprivileged(), pytest.raises(StorageError, match="permission denied") as info:
+        Trainer(None, out_dir=out, device="cpu", progress=False, resume=True)
+    assert str(out / "config.json") in str(info.value)
+    with unprivileged(), pytest.raises(StorageError, match="permission denied"):
+        Trainer(ring_config(), out_dir=public_dir / "new", device="cpu", progress=False)
+    assert (out / "checkpoint.pt").read_bytes() == before
+    assert (out / "config.json").read_bytes() == config_before
+    assert sorted(p.name for p in public_dir.iterdir()) == ["run"]
+    for p in [public_dir, out, *out.rglob("*")]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"data": "shapes"}, ["data must be a ganlab.data.TensorData", "str"]),
+        ({"data": torch.zeros(4, 2)}, ["data must be a ganlab.data.TensorData", "Tensor"]),
+        ({"callbacks": [print, "log"]}, ["callbacks must be functions", "str"]),
+    ],
+)
+def test_trainer_arguments_of_the_wrong_kind(kwargs: dict, words: list[str],
+                                             tmp_path: Path) -> None:
+    with pytest.raises(TypeError) as info:
+        Trainer(ring_config(), out_dir=tmp_path / "run", device="cpu", progress=False, **kwargs)
+    for word in words:
+        assert word in str(info.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_resume_into_fp16_from_a_run_saved_without_a_grad_scaler() -> None:
+    # A run started on a CPU (no fp16, so the scaler is disabled and saves {}) and resumed where
+    # fp16 is on: the enabled scaler starts fresh instead of failing on the empty state.
+    state = Trainer(ring_config(), device="cpu", progress=False).state_dict()
+    assert state["scaler"] == {}
+    resumed = Trainer(ring_config(), device="cpu", progress=False)
+    resumed.scaler = torch.amp.GradScaler("cpu", enabled=True)  # what CUDA + fp16 would make
+    with pytest.raises(RuntimeError, match="empty"):  # what _restore used to do
+        resumed.scaler.load_state_dict(state["scaler"])
+    resumed._restore({**state, "path": Path("checkpoint.pt")})
+    assert resumed.scaler.is_enabled() and resumed.scaler.get_scale() == 2.0**16
+
+
+def test_a_sample_that_cannot_be_written_names_it_and_keeps_the_checkpoint(
+        tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    config = image_config(train__steps=2, train__sample_every=3)
+    Trainer(config, out_dir=out, device="cpu", progress=False).fit()
+    before = (out / "checkpoint.pt").read_bytes()
+    (out / "samples" / "step_0000003.png").mkdir(parents=True)  # in the way of the next sample
+    trainer = Trainer(config.replace(train__steps=3), out_dir=out, device="cpu", progress=False,
+                      resume=True)
+    with pytest.raises(StorageError) as info:
+        trainer.fit()
+    message = str(info.value)
+    assert f"could not write {out / 'samples' / 'step_0000003.png'}" in message
+    assert "directory where a file should be" in message
+    assert f"The previous checkpoint {out / 'checkpoint.pt'} is unchanged" in message
+    assert (out / "checkpoint.pt").read_bytes() == before
