@@ -5,7 +5,7 @@ scores are the course's own metrics: mode coverage for the 2-D ring (``--recipe 
 shape classifier's recognised share for DCGAN on shapes (``--recipe dcgan-shapes``). The JSON it
 writes is what notebook 02 prints.
 
-    python scripts/bf16_quality.py --recipe ring8 --seeds 0 1 2 --out notebooks/results/bf16_ring8.json
+    python scripts/bf16_quality.py --recipe ring8 --out notebooks/results/bf16_ring8.json
 """
 
 from __future__ import annotations
