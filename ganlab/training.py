@@ -195,6 +195,8 @@ class Trainer:
         if self.channels_last:
             self.G.to(memory_format=torch.channels_last)
             self.D.to(memory_format=torch.channels_last)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # shapes are fixed per run (per stage)
         self.ema = EMA(self.G, tc.ema) if tc.ema > 0 else None
         self.loss = GANLoss(config.loss)
 
