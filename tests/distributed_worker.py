@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from ganlab import cli, distributed
-from ganlab.config import DCGANConfig, RunConfig
+from ganlab.config import DCGANConfig, MLPConfig, RunConfig
 from ganlab.models.progan import ProGANConfig
 from ganlab.presets import preset
 from ganlab.training import Trainer
@@ -30,7 +30,7 @@ STEPS = 4
 
 
 def configs() -> dict[str, RunConfig]:
-    """A tiny DCGAN (BatchNorm) and a tiny ProGAN (WGAN-GP, minibatch stddev, EMA, fade-in)."""
+    """Tiny DCGAN (BatchNorm), ProGAN (WGAN-GP, minibatch stddev, EMA, fade-in), vanilla GAN."""
     dcgan = preset("dcgan", "shapes", profile="tiny", train__batch_size=16, data__size=64,
                    data__resolution=16, train__ema=0.5,
                    arch=DCGANConfig(resolution=16, channels=3, latent_dim=16, g_width=4,
@@ -40,7 +40,12 @@ def configs() -> dict[str, RunConfig]:
                     arch=ProGANConfig(resolution=8, latent_dim=16, width=1 / 64,
                                       images_per_stable=16, images_per_fade=32,
                                       batch_sizes=(8,)))
-    return {"dcgan": dcgan, "progan": progan}
+    # The vanilla MLP's D has dropout: every rank draws its own masks.
+    vanilla = preset("vanilla", "shapes", profile="tiny", train__batch_size=16, data__size=64,
+                     data__resolution=4, train__ema=0.5,
+                     arch=MLPConfig(data_shape=(3, 4, 4), latent_dim=8, g_hidden=(16,),
+                                    d_hidden=(16,), d_dropout=0.5))
+    return {"dcgan": dcgan, "progan": progan, "vanilla": vanilla}
 
 
 def tensors(trainer: Trainer) -> dict[str, torch.Tensor]:
