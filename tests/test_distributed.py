@@ -224,6 +224,8 @@ def test_matches_one_process_with_the_same_global_batch(runs: dict[str, Any],
     for key in ref[0]:  # rank 0 builds exactly what a single process builds
         assert torch.equal(ddp[0][key], ref[0][key]), key
     for step in range(1, STEPS + 1):
+        # same keys: ProGAN's unused blocks get no gradient (hence no Adam state) under DDP too
+        assert ddp[step].keys() == ref[step].keys()
         for key in ref[step]:
             torch.testing.assert_close(ddp[step][key], ref[step][key], **TOLERANCE,
                                        msg=lambda m, s=step, k=key: f"{model} step {s} {k}: {m}")
