@@ -8,12 +8,14 @@ ranks with each other and replays their inputs in a single process.
 
 With ``--cli ARGS...`` (a ``ganlab train`` command line without ``--out``) the ranks also
 train that command's config into ``OUT/whole`` in one go and into ``OUT/half`` for half its
-steps; the test then resumes ``OUT/half`` with a second torchrun and compares.
+steps; the test then resumes ``OUT/half`` with a second torchrun and compares. Last, a
+Ctrl-C that reaches rank 1 alone must stop both ranks at the same step (``OUT/interrupted``).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -107,10 +109,28 @@ def record(config: RunConfig) -> dict[str, Any]:
             "images_seen": trainer.images_seen, "world_size": trainer.dist.world_size}
 
 
+def interrupted(out: Path) -> dict[str, Any]:
+    """Ctrl-C reaches rank 1 alone during step 3: every rank must stop after it and save."""
+    config = configs()["vanilla"].replace(train__steps=10)
+    trainer = Trainer(config, out_dir=out, device="cpu", progress=False)
+    train_step = trainer.train_step
+
+    def train_step_then_signal() -> dict[str, torch.Tensor]:
+        stats = train_step()
+        if trainer.dist.rank == 1 and trainer.step == 3:
+            signal.raise_signal(signal.SIGINT)
+        return stats
+
+    trainer.train_step = train_step_then_signal  # type: ignore[method-assign]
+    trainer.fit()
+    return {"step": trainer.step, "interrupted": trainer.interrupted}
+
+
 def main(argv: list[str]) -> None:
     out = Path(argv[0])
     rank = int(os.environ["RANK"])
-    result = {name: record(config) for name, config in configs().items()}
+    result: dict[str, Any] = {name: record(config) for name, config in configs().items()}
+    result["interrupted"] = interrupted(out / "interrupted")
     torch.save(result, out / f"rank{rank}.pt")
     if len(argv) > 2 and argv[1] == "--cli":
         args = cli.build_parser().parse_args([*argv[2:], "--out", str(out / "whole")])

@@ -237,6 +237,11 @@ def test_matches_one_process_with_the_same_global_batch(runs: dict[str, Any],
     assert worst > 1e-3
 
 
+def test_ctrl_c_on_one_rank_stops_every_rank_at_the_same_step(runs: dict[str, Any]) -> None:
+    assert [r["interrupted"] for r in runs["ranks"]] == [{"step": 3, "interrupted": True}] * 2
+    assert ckpt.load_checkpoint(runs["out"] / "interrupted")["step"] == 3
+
+
 def test_resume_under_torchrun_continues_exactly(runs: dict[str, Any]) -> None:
     half, whole = ckpt.load_checkpoint(runs["out"] / "half"), ckpt.load_checkpoint(
         runs["out"] / "whole")
