@@ -92,7 +92,7 @@ class Distributed:
             return module
         from torch.nn.parallel import DistributedDataParallel
 
-        # torch >= 2.14 renamed broadcast_buffers (which also skipped the sync at wrap time).
+        # Newer torch renamed broadcast_buffers (whose False also skipped the sync at wrap time).
         no_sync = ("forward_sync_buffers" if "forward_sync_buffers" in
                    inspect.signature(DistributedDataParallel).parameters else "broadcast_buffers")
         ids = [self.device.index] if self.device.type == "cuda" else None
@@ -110,7 +110,6 @@ class Distributed:
                              f"{self.world_size} processes")
         return data.shard(self.rank, self.world_size)
 
-    @torch.no_grad()
     def broadcast_buffers(self, *modules: nn.Module) -> None:
         """Copy rank 0's buffers (BatchNorm running statistics) to every rank."""
         if not self.enabled:
