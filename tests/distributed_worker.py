@@ -33,8 +33,9 @@ STEPS = 4
 
 def configs() -> dict[str, RunConfig]:
     """Tiny DCGAN (BatchNorm), ProGAN (WGAN-GP, minibatch stddev, EMA, fade-in), vanilla GAN."""
+    # reuse_fakes: G_ddp's forward runs before the D step and is backpropagated in the G step.
     dcgan = preset("dcgan", "shapes", profile="tiny", train__batch_size=16, data__size=64,
-                   data__resolution=16, train__ema=0.5,
+                   data__resolution=16, train__ema=0.5, train__reuse_fakes=True,
                    arch=DCGANConfig(resolution=16, channels=3, latent_dim=16, g_width=4,
                                     d_width=4))
     # 2 steps at 4x4, then 8x8 fades in: the blocks in use change, as DDP must be told.

@@ -120,6 +120,15 @@ def test_sync_batchnorm_option() -> None:
     assert (list(G.state_dict()), list(D.state_dict())) == keys
 
 
+def test_sync_bn_cannot_be_switched_on_when_resuming(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    run = ["train", "dcgan", "--profile", "tiny", "--out", str(tmp_path / "run"), "--device",
+           "cpu", "--no-progress"]
+    assert cli.main([*run, "--steps", "1"]) == 0
+    assert cli.main([*run, "--steps", "2", "--resume", "--sync-bn"]) == 2
+    assert "--sync-bn" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------- two processes
 @pytest.mark.parametrize("model", ["dcgan", "progan", "vanilla"])
 def test_ranks_are_identical_after_every_step(runs: dict[str, Any], model: str) -> None:
