@@ -1,9 +1,11 @@
 """Tests for ganlab.distributed: data-parallel training under torchrun, on the CPU with gloo.
 
-Two torchrun launches of two processes each (about 30 s on 2 busy cores) serve every test
-below: ``tests/distributed_worker.py`` trains a tiny DCGAN and a tiny ProGAN four steps and
-saves what each rank saw and ended with, and trains the CLI's tiny DCGAN for 4 steps and for 2;
-then ``torchrun -m ganlab train ... --resume`` continues the 2-step run to 4.
+Two torchrun launches of two processes each serve every test below (35 to 75 s measured on 2
+cores shared with other jobs, most of it six Python processes importing torch):
+``tests/distributed_worker.py`` trains a tiny DCGAN (with reuse_fakes), ProGAN and vanilla GAN
+four steps and saves what each rank saw and ended with, stops a run with a Ctrl-C that reaches
+one rank, and trains the CLI's tiny DCGAN for 4 steps and for 2; then ``torchrun -m ganlab
+train ... --resume`` continues the 2-step run to 4.
 
 Against a single process with the same global batch the runs agree to float rounding, not bit
 for bit: DDP averages two per-rank gradients (each a mean over 8 images) where one process takes
