@@ -25,6 +25,7 @@ EPILOG = """examples:
   ganlab sample runs/dcgan --n 64 --seed 0 --out grid.png
   ganlab info runs/dcgan
   ganlab bench --json bench.json                                # training speed on this machine
+  torchrun --nproc_per_node=4 -m ganlab train dcgan --out runs/dcgan4   # 4 GPUs, one machine
 """
 
 RESUME_HELP = """\
@@ -38,14 +39,14 @@ with --resume the run keeps the settings it was started with:
                   --data-root, --download (where the data is, whether it may be fetched)
   this session only: --device, --gif, --no-progress
   refused with an error naming the option, unless they repeat the run's own values:
-                  --data, --profile, --resolution, --loss, --batch-size, --seed
+                  --data, --profile, --resolution, --loss, --batch-size, --seed, --sync-bn
                   (they define the run: start a new one with another --out instead)
 """
 
 # Options that define a run: with --resume, each must repeat the run's value. The fields each one
 # decides; None (--profile) means every field no other option decides (widths, rates, sizes).
 DEFINING = {"data": ("data.name",), "seed": ("train.seed",), "batch_size": ("train.batch_size",),
-            "loss": ("loss.name",),
+            "loss": ("loss.name",), "sync_bn": ("train.sync_bn",),
             "resolution": ("arch.resolution", "arch.data_shape", "data.resolution"),
             "profile": None}
 MAX_SAMPLES = 10_000
@@ -96,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--loss", choices=("minimax", "nonsaturating", "least_squares", "wgan_gp"),
                    help="override the model's loss")
     t.add_argument("--amp", choices=("auto", "off", "bf16", "fp16"), help="mixed precision (CUDA)")
+    t.add_argument("--sync-bn", action="store_true", default=None,
+                   help="under torchrun on GPUs: BatchNorm statistics over the global batch "
+                   "(torch.nn.SyncBatchNorm), not per process")
     t.add_argument("--download", action="store_true", help="allow downloading real data sets "
                    "(the full profile allows it by default)")
     t.add_argument("--data-root", help="where real data sets live (default data/)")
@@ -150,6 +154,8 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201 - a ganlab.confi
         overrides["train__amp"] = args.amp
     if args.loss:
         overrides["loss__name"] = args.loss
+    if getattr(args, "sync_bn", False):
+        overrides["train__sync_bn"] = True
     config = preset(args.model, args.data, profile=args.profile, **overrides)
     # The full profile's presets may download; elsewhere only an explicit --download does.
     data_changes = {"root": args.data_root or "data",
@@ -172,19 +178,33 @@ def _train(args: argparse.Namespace) -> int:
         config = _resumed_config(args, ckpt.read_config(args.out))
     else:
         config = config_from_args(args)
-    trainer = Trainer(config, out_dir=args.out, device=args.device, resume=args.resume,
-                      progress=not args.no_progress)
-    print(f"training {config.model} on {config.data.name} ({trainer.device}) "
-          f"to {config.train.steps} steps in {args.out}", file=sys.stderr)
-    trainer.fit(config.train.steps)
+    try:
+        trainer = Trainer(config, out_dir=args.out, device=args.device, resume=args.resume,
+                          progress=not args.no_progress)
+        main = trainer.dist.is_main
+        if main:
+            dist = trainer.dist
+            world = ""
+            if dist.enabled:
+                batch = trainer.phase().batch_size
+                world = (f", {dist.world_size} processes ({dist.backend}): batch {batch} global "
+                         f"= {dist.local_batch(batch)} per device")
+            print(f"training {config.model} on {config.data.name} ({trainer.device}{world}) "
+                  f"to {config.train.steps} steps in {args.out}", file=sys.stderr)
+        trainer.fit(config.train.steps)
+    finally:
+        from ganlab.distributed import shutdown
+
+        shutdown()
     if args.gif and trainer.samples:
         from ganlab.viz import save_gif
 
         save_gif([x for _, _, x in trainer.samples], args.out / "progress.gif")
     last = trainer.history[-1] if trainer.history else {}
-    print(f"done: step {trainer.step}, images seen {trainer.images_seen}, "
-          + ", ".join(f"{k} {last[k]:.3f}" for k in ("loss_D", "loss_G") if k in last),
-          file=sys.stderr)
+    if main:
+        print(f"done: step {trainer.step}, images seen {trainer.images_seen}, "
+              + ", ".join(f"{k} {last[k]:.3f}" for k in ("loss_D", "loss_G") if k in last),
+              file=sys.stderr)
     return 130 if trainer.interrupted else 0
 
 
@@ -275,7 +295,9 @@ def _info(args: argparse.Namespace) -> int:
         ckpt.require(state, ("step", "images_seen", "history"), path)
         last = state["history"][-1] if state["history"] else {}
         info["checkpoint"] = {"step": state["step"], "images_seen": state["images_seen"],
-                              "seconds": round(state.get("elapsed", 0.0), 1), "last_log": last}
+                              "seconds": round(state.get("elapsed", 0.0), 1), "last_log": last,
+                              "world_size": int(state.get("world_size", 1)),
+                              "batch": state.get("batch")}
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
@@ -288,6 +310,10 @@ def _info(args: argparse.Namespace) -> int:
         print("progress: no checkpoint yet")
     else:
         print(f"progress: step {c['step']}, {c['images_seen']} images seen, {c['seconds']} s")
+        batch = c["batch"] or {}
+        split = (f", batch {batch['global']} global = {batch['per_device']} per device"
+                 if batch else "")
+        print(f"world:    {c['world_size']} process(es){split}")
         if c["last_log"]:
             print("last log: " + ", ".join(f"{k} {v:.4g}" for k, v in c["last_log"].items()))
     return 0

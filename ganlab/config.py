@@ -146,6 +146,9 @@ class TrainConfig:
     ``amp``: ``auto`` (bf16/fp16 autocast on CUDA, bf16 on CPUs with bf16 units, else fp32),
     ``off``, ``bf16`` or ``fp16`` (see :func:`ganlab.hardware.amp_dtype`). ``reuse_fakes``: the
     G step reuses the last D step's fakes instead of drawing new ones (see ``Trainer.train_step``).
+    ``batch_size`` is the global batch: under torchrun each of the N processes takes
+    ``batch_size / N`` of it. ``sync_bn`` makes BatchNorm (DCGAN) normalise over the global batch
+    with ``torch.nn.SyncBatchNorm`` instead of over each process's slice (GPUs only).
     """
 
     steps: int = 1000
@@ -164,6 +167,7 @@ class TrainConfig:
     amp: str = "auto"
     n_samples: int = 64
     reuse_fakes: bool = False
+    sync_bn: bool = False
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "n_critic", "log_every", "sample_every",
@@ -185,6 +189,8 @@ class TrainConfig:
                              f"{self.reuse_fakes!r}")
         if self.amp not in AMP_MODES:
             raise ValueError(f"TrainConfig.amp must be one of {AMP_MODES}, got {self.amp!r}")
+        if not isinstance(self.sync_bn, bool):
+            raise ValueError(f"TrainConfig.sync_bn must be true or false, got {self.sync_bn!r}")
 
 
 def arch_classes() -> dict[str, type]:

@@ -90,6 +90,13 @@ class TensorData:
         idx = torch.randint(len(self), (batch_size,), device=self.data.device, generator=generator)
         return self._as_float(self.data[idx])
 
+    def shard(self, index: int, count: int) -> TensorData:
+        """Examples ``index, index + count, ...``: one of ``count`` disjoint, interleaved shards."""
+        if not 0 <= index < count:
+            raise ValueError(f"shard index must be in [0, {count}), got {index}")
+        labels = None if self.labels is None else self.labels[index::count].contiguous()
+        return TensorData(self.name, self.data[index::count].contiguous(), labels, self.mixture)
+
     def tensors(self, n: int | None = None) -> torch.Tensor:
         """The first ``n`` examples (all by default) as float in [-1, 1]."""
         return self._as_float(self.data[: n if n is not None else len(self)])

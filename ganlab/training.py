@@ -3,7 +3,8 @@
 ``d_step`` and ``g_step`` read like the algorithm box of the GAN paper; :meth:`Trainer.fit` wraps
 them with everything else, once for every model: devices, mixed precision, ProGAN's schedule,
 logging without per-step syncs, fixed-noise samples, EMA, learner-facing warnings, callbacks and
-atomic, exactly resumable checkpoints.
+atomic, exactly resumable checkpoints. Launched by ``torchrun`` it trains data-parallel with
+DistributedDataParallel (see ``ganlab.distributed``); a plain process is world size 1.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import torch
 from torch import nn
 
 from ganlab import checkpoint as ckpt
+from ganlab import distributed
 from ganlab.config import RunConfig, config_changes
 from ganlab.data import TensorData, load_config
 from ganlab.hardware import amp_dtype
@@ -143,6 +145,10 @@ class Trainer:
     File system errors (a full disk, a read-only directory) raise
     :class:`ganlab.checkpoint.StorageError`; a damaged run raises
     :class:`ganlab.checkpoint.CheckpointError`. Neither touches the last good checkpoint.
+
+    Under ``torchrun`` every process builds its own Trainer: ``G_ddp``/``D_ddp`` are G and D in
+    DistributedDataParallel (the bare modules otherwise) and carry the gradients; ``G``/``D``
+    stay the bare modules, so checkpoints have no ``module.`` prefix and load anywhere.
     """
 
     collapse_ratio = 0.1  # sample diversity below this fraction of the data's means collapse
@@ -165,11 +171,13 @@ class Trainer:
             raise TypeError(
                 f"config must be a ganlab.config.RunConfig, got {type(config).__name__}"
             )
+        self.dist = distributed.setup(resolve_device(device))  # rank and device under torchrun
         if resume:
             saved = self._load_for_resume()
             config = self._resumed_config(config, saved)
         elif self.out_dir is not None:
             _check_fresh_run_dir(self.out_dir)
+        self.dist.barrier()  # every rank has looked at out_dir before rank 0 writes into it
         if config is None:
             raise TypeError("config must be a ganlab.config.RunConfig (None only with resume=True)")
         if data is not None and not isinstance(data, TensorData):
@@ -182,13 +190,17 @@ class Trainer:
                 raise TypeError(f"callbacks must be functions cb(trainer, event, info), got "
                                 f"{type(cb).__name__}")
         self.config = config
-        self.device = resolve_device(device)
-        self.progress = progress
-        self.callbacks = callbacks
+        self.device = self.dist.device
+        self.progress = progress and self.dist.is_main
+        self.callbacks = callbacks if self.dist.is_main else []
         tc = config.train
+        _check_batches(config, self.dist)
 
-        seed_everything(tc.seed)
+        # Each rank draws its own z and batches; DDP gives every rank rank 0's initial weights.
+        seed_everything(tc.seed + self.dist.rank)
         self.G, self.D = build(config.arch)
+        if tc.sync_bn and self.dist.world_size > 1:
+            self.G, self.D = _sync_batchnorm(self.G, self.D, self.device)
         self.G.to(self.device)
         self.D.to(self.device)
         self.channels_last = use_channels_last(config.arch.family, self.device)
@@ -197,6 +209,10 @@ class Trainer:
             self.D.to(memory_format=torch.channels_last)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # shapes are fixed per run (per stage)
+        # ProGAN's unused blocks (other stages) get no gradient, which DDP must be told.
+        unused = config.arch.family == "progan"
+        self.G_ddp = self.dist.wrap(self.G, find_unused_parameters=unused)
+        self.D_ddp = self.dist.wrap(self.D, find_unused_parameters=unused)
         self.ema = EMA(self.G, tc.ema) if tc.ema > 0 else None
         self.loss = GANLoss(config.loss)
 
@@ -210,7 +226,8 @@ class Trainer:
             "cuda", enabled=self.amp_dtype == torch.float16 and self.device.type == "cuda"
         )
 
-        self.data = (data if data is not None else load_config(config.data)).to(self.device)
+        data = data if data is not None else load_config(config.data)
+        self.data = self.dist.shard(data).to(self.device)
         expected = tuple(config.arch.image_shape)
         if self.data.shape != expected:
             raise ValueError(
@@ -232,7 +249,7 @@ class Trainer:
         self._real_diversity: float | None = None
         if saved is not None:
             self._restore(saved)
-        if self.out_dir is not None:
+        if self.out_dir is not None and self.dist.is_main:
             self._write_config()
 
     # ---------------------------------------------------------------- the algorithm
@@ -247,7 +264,7 @@ class Trainer:
         return Phase(p.batch_size, p.stage, p.alpha)
 
     def real_batch(self, phase: Phase) -> torch.Tensor:
-        x = self.data.sample(phase.batch_size)
+        x = self.data.sample(self.dist.local_batch(phase.batch_size))  # this rank's slice
         if phase.stage is not None:
             from ganlab.models.progan import fade_real
 
@@ -262,10 +279,11 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
     def generate_fakes(self, batch_size: int, phase: Phase, grad: bool = False) -> torch.Tensor:
-        """G(z) for fresh z ~ N(0, I); with ``grad`` the graph into G is kept for a G step."""
+        """G(z) for fresh z ~ N(0, I); with ``grad`` the graph into G is kept for a G step
+        (through G_ddp, so that under torchrun G's gradients are averaged over the ranks)."""
         z = torch.randn(batch_size, self.G.latent_dim, device=self.device)
         with torch.set_grad_enabled(grad), self._autocast():
-            return self.G(z, **phase.kwargs)
+            return (self.G_ddp if grad else self.G)(z, **phase.kwargs)
 
     def d_step(self, x_real: torch.Tensor, phase: Phase,
                x_fake: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
@@ -275,10 +293,10 @@ class Trainer:
             x_fake = self.generate_fakes(x_real.shape[0], phase)
         x_fake = x_fake.detach()  # no graph into G: D's update must not touch G
         with self._autocast():
-            real_logits = self.D(x_real, **kw)
-            fake_logits = self.D(x_fake, **kw)
+            real_logits = self.D_ddp(x_real, **kw)
+            fake_logits = self.D_ddp(x_fake, **kw)
             loss = self.loss.discriminator(real_logits.float(), fake_logits.float())
-        reg = self.loss.regularizer(self.D, x_real, x_fake.to(x_real.dtype), **kw)
+        reg = self.loss.regularizer(self.D_ddp, x_real, x_fake.to(x_real.dtype), **kw)
         total = loss if reg is None else loss + reg
         self.opt_D.zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()
@@ -297,6 +315,7 @@ class Trainer:
         self.D.requires_grad_(False)
         try:
             with self._autocast():
+                # D is frozen here: the bare D needs no gradient sync (G_ddp averages G's).
                 fake_logits = self.D(x_fake, **kw)
                 loss = self.loss.generator(fake_logits.float())
             self.opt_G.zero_grad(set_to_none=True)
@@ -305,6 +324,7 @@ class Trainer:
             self.scaler.update()
         finally:
             self.D.requires_grad_(True)
+        self.dist.broadcast_buffers(self.G, self.D)  # BatchNorm statistics: rank 0's everywhere
         if self.ema is not None:
             self.ema.update(self.G)
         return {"loss_G": loss.detach()}
@@ -320,13 +340,14 @@ class Trainer:
         tc = self.config.train
         phase = self.phase()
         stats: dict[str, torch.Tensor] = {}
+        batch = self.dist.local_batch(phase.batch_size)  # this rank's slice of the global batch
         x_fake = None
         for i in range(tc.n_critic):
             if tc.reuse_fakes and i == tc.n_critic - 1:
-                x_fake = self.generate_fakes(phase.batch_size, phase, grad=True)
+                x_fake = self.generate_fakes(batch, phase, grad=True)
             stats = self.d_step(self.real_batch(phase), phase, x_fake)
             self.images_seen += phase.batch_size
-        stats.update(self.g_step(phase.batch_size, phase, x_fake))
+        stats.update(self.g_step(batch, phase, x_fake))
         self.step += 1
         return stats
 
@@ -358,9 +379,10 @@ class Trainer:
 
             bar = tqdm(total=total, initial=self.step, desc=f"{self.config.model}", unit="step",
                        dynamic_ncols=True)
+        stopping = False
         try:
             with stop:
-                while self.step < total and not stop.set:
+                while self.step < total and not stopping:
                     stats = self.train_step()
                     for k, v in stats.items():
                         sums[k] = sums[k] + v if k in sums else v.clone()
@@ -374,13 +396,15 @@ class Trainer:
                         if bar is not None:
                             bar.set_postfix({k: f"{record[k]:.3f}" for k in
                                              ("loss_D", "loss_G", "D_x", "D_G_z")}, refresh=False)
-                    if self.step % tc.sample_every == 0 or self.step == total:
+                    if self.dist.is_main and (self.step % tc.sample_every == 0
+                                              or self.step == total):
                         self.snapshot()
                     due = time.monotonic() - last_ckpt > tc.checkpoint_minutes * 60
+                    stopping, due = self.dist.any(stop.set, due)  # all ranks stop/save together
                     if self.step % tc.checkpoint_every == 0 or due:
                         self.save()
                         last_ckpt = time.monotonic()
-            if stop.set:
+            if stopping or stop.set:
                 self.interrupted = True
         finally:
             if bar is not None:
@@ -388,7 +412,7 @@ class Trainer:
         if count:
             self._log(sums, count)
         self.save()
-        if self.interrupted:
+        if self.interrupted and self.dist.is_main:
             where = f" in {self.out_dir}" if self.out_dir else ""
             print(f"interrupted at step {self.step}; checkpoint saved{where}. "
                   "Resume with --resume (CLI) or Trainer(..., resume=True).")
@@ -397,7 +421,8 @@ class Trainer:
 
     def _log(self, sums: dict[str, torch.Tensor], count: int) -> dict[str, float]:
         keys = sorted(sums)
-        values = torch.stack([sums[k].float() for k in keys]).div_(count).tolist()  # one sync
+        values = torch.stack([sums[k].float() for k in keys]).div_(count)
+        values = self.dist.mean(values).tolist()  # one sync; under torchrun the global batch's
         record = dict(zip(keys, values))
         if not all(math.isfinite(v) for v in values):
             bad = [k for k, v in record.items() if not math.isfinite(v)]
@@ -434,7 +459,7 @@ class Trainer:
             )
 
     def _warn_once(self, key: str, message: str) -> None:
-        if key not in self._warned:
+        if key not in self._warned and self.dist.is_main:
             self._warned.add(key)
             warnings.warn(message, RuntimeWarning, stacklevel=3)
 
@@ -510,6 +535,10 @@ class Trainer:
             raise
 
     def state_dict(self) -> dict[str, Any]:
+        """Everything a resume needs. Under torchrun every rank must call it (it gathers each
+        rank's RNG state into ``rng_ranks`` on rank 0)."""
+        batch = self.phase().batch_size
+        rng_ranks = self.dist.gather(ckpt.rng_state()) if self.dist.world_size > 1 else None
         return {
             "format": ckpt.FORMAT,
             "version": ckpt.VERSION,
@@ -525,6 +554,9 @@ class Trainer:
             "elapsed": self.elapsed,
             "history": self.history,
             "rng": ckpt.rng_state(),
+            "rng_ranks": rng_ranks,
+            "world_size": self.dist.world_size,
+            "batch": {"global": batch, "per_device": self.dist.local_batch(batch)},
         }
 
     def save(self) -> Path | None:
@@ -538,8 +570,11 @@ class Trainer:
                     f"checkpoint in {self.out_dir}. Try a lower learning rate or --amp off."
                 )
         path = self.out_dir / ckpt.CHECKPOINT_NAME
+        state = self.state_dict()  # on every rank: it gathers their RNG states
+        if not self.dist.is_main:
+            return None
         try:
-            ckpt.atomic_torch_save(self.state_dict(), path)
+            ckpt.atomic_torch_save(state, path)
         except OSError as err:
             raise ckpt.storage_error(err, path, "write", _kept(path)) from None
         self._emit("checkpoint", {"step": self.step, "path": path})
@@ -556,7 +591,9 @@ class Trainer:
         if not path.exists():
             raise RunDirError(f"nothing to resume: {self.out_dir} has no checkpoint.pt yet; "
                               "start it again without --resume (after deleting the directory)")
-        for stale in self.out_dir.glob(".*.tmp-*"):  # left by a run killed mid-save
+        # Left by a run killed mid-save; rank 0 alone writes here, so it alone cleans up.
+        leftovers = self.out_dir.glob(".*.tmp-*") if self.dist.is_main else ()
+        for stale in leftovers:
             try:
                 stale.unlink(missing_ok=True)
             except OSError as err:
@@ -564,6 +601,16 @@ class Trainer:
         state = ckpt.load_checkpoint(path)
         ckpt.require(state, _STATE_KEYS, path)
         state["path"] = path
+        world = int(state.get("world_size", 1))
+        if world != self.dist.world_size:
+            raise RunDirError(
+                f"{self.out_dir} was trained by {world} process(es) and this is "
+                f"{self.dist.world_size}; resume it with the same world size ("
+                + ("without torchrun" if world == 1 else
+                   f"torchrun with nnodes x nproc_per_node = {world}")
+                + "). Another world size would change each process's slice of the batch, its "
+                "data shard and its random stream, so the run could not continue exactly."
+            )
         return state
 
     def _resumed_config(self, config: RunConfig | None, saved: dict[str, Any]) -> RunConfig:
@@ -605,7 +652,8 @@ class Trainer:
             self.images_seen = int(state["images_seen"])
             self.elapsed = float(state.get("elapsed", 0.0))
             self.history = list(state.get("history", []))
-            ckpt.set_rng_state(state["rng"])
+            ckpt.set_rng_state(state["rng"] if self.dist.world_size == 1
+                               else state["rng_ranks"][self.dist.rank])
         except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as err:
             raise _mismatch(state["path"], err) from None
 
@@ -651,6 +699,39 @@ FUSED_ADAM_DEVICES = ("cuda",)
 def use_channels_last(family: str, device: torch.device) -> bool:
     """Whether the trainer runs ``family``'s convolutions in channels-last layout on ``device``."""
     return family in CHANNELS_LAST.get(device.type, ())
+
+
+def _check_batches(config: RunConfig, dist: distributed.Distributed) -> None:
+    """Every global batch must split evenly over the ranks, and ProGAN's per-device slices into
+    minibatch-stddev groups (computed per device, as in the official code)."""
+    if dist.world_size == 1:
+        return
+    arch = config.arch
+    if arch.family != "progan":
+        dist.local_batch(config.train.batch_size)
+        return
+    for stage in range(arch.num_stages):
+        local = dist.local_batch(arch.batch_size_at(stage))
+        group = min(arch.mbstd_group_size, local)
+        if local % group:
+            raise ValueError(
+                f"ProGAN's per-device batch at stage {stage} is {local} (global "
+                f"{arch.batch_size_at(stage)} over {dist.world_size} processes), not divisible "
+                f"by mbstd_group_size {arch.mbstd_group_size}; minibatch stddev groups are "
+                "formed on each device. Change batch_sizes or the number of processes."
+            )
+
+
+def _sync_batchnorm(G: nn.Module, D: nn.Module,
+                    device: torch.device) -> tuple[nn.Module, nn.Module]:
+    """BatchNorm over the global batch (``torch.nn.SyncBatchNorm``; same state_dict keys)."""
+    if device.type != "cuda":
+        raise ValueError("sync_bn (--sync-bn) needs GPUs: torch.nn.SyncBatchNorm only runs on "
+                         "CUDA. On CPUs train without it; BatchNorm then normalises each "
+                         "process's slice of the batch.")
+    convert = nn.SyncBatchNorm.convert_sync_batchnorm
+    return convert(G), convert(D)
+
 
 
 def _diversity(x: torch.Tensor) -> float:

@@ -421,3 +421,13 @@ def test_a_resolution_of_zero_is_an_error_not_the_default(resolution: int, tmp_p
     _write_images(tmp_path / "imgs")
     with pytest.raises(ValueError, match="positive resolution"):
         gdata.load(f"folder:{tmp_path / 'imgs'}", resolution=resolution)
+
+
+def test_shards_are_disjoint_interleaved_and_cover_the_set() -> None:
+    data = TensorData("x", torch.arange(10).view(10, 1), labels=torch.arange(10) * 2)
+    shards = [data.shard(r, 3) for r in range(3)]
+    assert [s.data.view(-1).tolist() for s in shards] == [[0, 3, 6, 9], [1, 4, 7], [2, 5, 8]]
+    assert shards[1].labels.tolist() == [2, 8, 14]
+    assert all(s.data.is_contiguous() for s in shards)
+    with pytest.raises(ValueError, match=r"shard index must be in \[0, 3\)"):
+        data.shard(3, 3)

@@ -83,8 +83,9 @@ class ProGANConfig:
     the cheap low-resolution stages keep more channels than the expensive high ones.
     ``images_per_fade`` / ``images_per_stable`` are the real
     images shown to D while a new resolution fades in / while it is stabilised (800k each in
-    the paper). ``batch_sizes[s]`` is the minibatch size at stage ``s``; if the tuple is shorter
-    than the number of stages its last value repeats, extra values are ignored.
+    the paper). ``batch_sizes[s]`` is the minibatch size at stage ``s`` (the global one under
+    torchrun: each process takes its share); if the tuple is shorter than the number of stages
+    its last value repeats, extra values are ignored.
     ``mbstd_group_size = 1`` switches the minibatch standard deviation layer off (Sec. 3).
     """
 
