@@ -24,13 +24,30 @@ import torch
 torch.set_num_threads(1)
 
 
+# ---------------------------------------------------------------- hostile checkpoints
+UNPICKLED: list[str] = []  # grows if loading a file ever runs the code it carries
+
+
+def mark_unpickled() -> str:
+    UNPICKLED.append("ran")
+    return "pwned"
+
+
+class Sneaky:
+    """Pickles into a call of ``mark_unpickled``: what a malicious checkpoint would do."""
+
+    def __reduce__(self):
+        return (mark_unpickled, ())
+
+
 # ---------------------------------------------------------------- real file-system failures
 
 NOBODY = 65534
 
 
-def skip_loudly(reason: str) -> None:
-    message = f"REAL FILE-SYSTEM TEST SKIPPED: {reason}"
+def skip_loudly(reason: str, what: str = "REAL FILE-SYSTEM TEST") -> None:
+    """Skip with a banner on stderr and a warning: a skip that nobody can miss."""
+    message = f"{what} SKIPPED: {reason}"
     print(f"\n{'!' * 78}\n{message}\n{'!' * 78}", file=sys.stderr)
     warnings.warn(message, stacklevel=2)
     pytest.skip(message)

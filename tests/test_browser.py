@@ -20,10 +20,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-import warnings
 from pathlib import Path
 
 import pytest
+from conftest import skip_loudly
 
 pytestmark = pytest.mark.browser
 
@@ -44,10 +44,7 @@ RERENDER_S = 30
 
 
 def _skip_loudly(reason: str) -> None:
-    message = f"BROWSER TEST SKIPPED: {reason}"
-    print(f"\n{'!' * 78}\n{message}\n{'!' * 78}", file=sys.stderr)
-    warnings.warn(message, stacklevel=2)
-    pytest.skip(message)
+    skip_loudly(reason, what="BROWSER TEST")
 
 
 def _chromium() -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import fill, remount_read_only, unprivileged
+from conftest import UNPICKLED, Sneaky, fill, remount_read_only, unprivileged
 
 from ganlab import checkpoint as ckpt
 from ganlab.checkpoint import CheckpointError, StorageError
@@ -144,25 +144,12 @@ def test_newer_format_and_missing_file(tmp_path: Path) -> None:
         ckpt.load_checkpoint(tmp_path)
 
 
-_EXECUTED: list[str] = []
-
-
-def _mark() -> str:
-    _EXECUTED.append("ran")
-    return "pwned"
-
-
-class _Sneaky:
-    def __reduce__(self):
-        return (_mark, ())
-
-
 def test_loading_executes_no_pickled_code(tmp_path: Path) -> None:
-    torch.save({"format": ckpt.FORMAT, "version": ckpt.VERSION, "x": _Sneaky()},
+    torch.save({"format": ckpt.FORMAT, "version": ckpt.VERSION, "x": Sneaky()},
                tmp_path / "evil.pt")
     with pytest.raises(CheckpointError):
         ckpt.load_checkpoint(tmp_path / "evil.pt")
-    assert _EXECUTED == []
+    assert UNPICKLED == []
 
 
 def test_rng_state_round_trip() -> None:
@@ -307,12 +294,12 @@ def test_a_directory_where_the_checkpoint_should_be(tmp_path: Path) -> None:
 
 
 def test_code_in_a_checkpoint_is_named_and_refused(tmp_path: Path) -> None:
-    torch.save({"format": ckpt.FORMAT, "version": ckpt.VERSION, "x": _Sneaky()},
+    torch.save({"format": ckpt.FORMAT, "version": ckpt.VERSION, "x": Sneaky()},
                tmp_path / "evil.pt")
     with pytest.raises(CheckpointError, match="asks to run code") as info:
         ckpt.load_checkpoint(tmp_path / "evil.pt")
-    assert "_mark" in str(info.value) or "_Sneaky" in str(info.value)
-    assert _EXECUTED == []
+    assert "mark_unpickled" in str(info.value) or "Sneaky" in str(info.value)
+    assert UNPICKLED == []
 
 
 @pytest.mark.parametrize("version", [2, "1", None, 1.5])

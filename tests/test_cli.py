@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import fill, remount_read_only
+from conftest import UNPICKLED, Sneaky, fill, remount_read_only
 from PIL import Image
 
 from ganlab import checkpoint as ckpt
@@ -181,26 +181,13 @@ def _mnist_root(tmp_path: Path) -> Path:
     return tmp_path / "no_data_here"
 
 
-_EXECUTED: list[str] = []
-
-
-def _mark() -> str:
-    _EXECUTED.append("ran")
-    return "pwned"
-
-
-class _Sneaky:
-    def __reduce__(self):
-        return (_mark, ())
-
-
 def _altered_copy(run: Path, tmp_path: Path, what: str) -> Path:
     """A copy of ``run`` with one thing wrong with it."""
     bad = tmp_path / f"bad_{what}"
     shutil.copytree(run, bad)
     config = json.loads((bad / "config.json").read_text())
     if what == "pickle":
-        torch.save({"format": ckpt.FORMAT, "version": ckpt.VERSION, "G": _Sneaky()},
+        torch.save({"format": ckpt.FORMAT, "version": ckpt.VERSION, "G": Sneaky()},
                    bad / "checkpoint.pt")
     elif what == "future":
         config["version"] = 99
@@ -315,7 +302,7 @@ def test_errors_are_one_line_with_exit_code_2(case: str, dcgan_run: Path, tmp_pa
     assert not (tmp_path / "o").exists()
     assert ckpt.load_checkpoint(dcgan_run)["step"] == before
     assert not (tmp_path / "x.png").exists()
-    assert _EXECUTED == []
+    assert UNPICKLED == []
 
 
 def test_unknown_profile_in_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
