@@ -15,7 +15,7 @@ from ganlab.config import (
     RunConfig,
     TrainConfig,
 )
-from ganlab.presets import preset
+from ganlab.presets import preset, ring_collapse
 
 MODELS = ("vanilla", "dcgan", "lsgan", "progan")
 PROFILES = ("tiny", "default", "full")
@@ -221,3 +221,32 @@ def test_preset_overrides_with_unknown_names(overrides: dict, words: list[str]) 
         preset("dcgan", profile="tiny", **overrides)
     for word in words:
         assert word in str(info.value)
+
+
+def test_digit_presets_train_on_mnist5k_offline_and_mnist_in_full() -> None:
+    for prof in ("tiny", "default"):
+        for model in ("vanilla", "lsgan"):
+            config = preset(model, profile=prof)
+            assert config.data.name == "mnist-5k" and not config.data.download
+        assert preset("vanilla", profile=prof).arch.data_shape == (1, 28, 28)
+        dcgan = preset("dcgan", "mnist-5k", profile=prof)
+        assert dcgan.arch.channels == 1 and dcgan.data.resolution == dcgan.arch.resolution
+    full = preset("vanilla", profile="full")
+    assert full.data.name == "mnist" and full.data.download
+
+
+@pytest.mark.parametrize("prof", PROFILES)
+def test_ring_collapse_is_the_stated_setting_and_only_the_loss_differs(prof: str) -> None:
+    regular, ls = ring_collapse("vanilla", prof), ring_collapse("lsgan", prof)
+    assert regular.arch == MLPConfig(data_shape=(2,), latent_dim=256, g_hidden=(128, 128),
+                                     d_hidden=(128,), d_dropout=0.0, negative_slope=0.0)
+    t = regular.train
+    assert (t.lr_g, t.lr_d, t.betas, t.batch_size, t.ema) == (1e-3, 1e-3, (0.5, 0.999), 512, 0.0)
+    assert t.steps == (6000 if prof != "tiny" else 60)
+    assert regular.data.name == "ring8"
+    assert (regular.loss.name, ls.loss.name) == ("nonsaturating", "least_squares")
+    assert (ls.loss.a, ls.loss.b, ls.loss.c) == (0.0, 1.0, 1.0)
+    assert ls.replace(model="vanilla", loss=regular.loss) == regular
+    assert ring_collapse("lsgan", prof, train__seed=4).train.seed == 4
+    with pytest.raises(ValueError, match="vanilla and lsgan"):
+        ring_collapse("dcgan", prof)
