@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -137,3 +139,218 @@ def test_shape_classifier_bad_arguments() -> None:
         metrics.shape_classifier(4)
     with pytest.raises(ValueError, match="n >= 64"):
         metrics.shape_classifier(16, n=10)
+
+
+def test_shape_classifier_features_are_its_penultimate_layer(small_classifier) -> None:
+    x = data.shapes(16, 8, seed=3).tensors()
+    feats = small_classifier.features(x)
+    assert feats.shape == (8, 64)
+    assert bool((feats >= 0).all())  # after a ReLU
+    torch.testing.assert_close(small_classifier[-1](feats), small_classifier(x))
+
+
+def test_shape_calibration_orders_real_blurred_noise(small_classifier) -> None:
+    cal = metrics.shape_calibration(16, small_classifier, n=300)
+    assert list(cal) == ["real", "blurred", "noise"]
+    assert all(r.num_samples == 300 for r in cal.values())
+    real, blurred, noise = (cal[k].recognised for k in ("real", "blurred", "noise"))
+    assert real >= 0.8, cal["real"]
+    assert real - blurred >= 0.3, cal
+    assert noise <= 0.05, cal["noise"]
+
+
+def test_gaussian_blur_against_its_formula() -> None:
+    sigma = 1.3
+    x = torch.zeros(1, 1, 21, 21)
+    x[0, 0, 10, 10] = 1.0  # an impulse: its blur is the kernel itself
+    out = metrics.gaussian_blur(x, sigma)[0, 0]
+    r = torch.arange(-4, 5, dtype=torch.float32)  # radius ceil(3 sigma) = 4
+    g = torch.exp(-r**2 / (2 * sigma**2))
+    g = g / g.sum()
+    expected = torch.zeros(21, 21)
+    expected[6:15, 6:15] = g[:, None] * g[None, :]
+    torch.testing.assert_close(out, expected)
+    flat = torch.full((2, 3, 9, 9), 0.3)
+    torch.testing.assert_close(metrics.gaussian_blur(flat, 2.0), flat)  # replicate padding
+    with pytest.raises(ValueError, match="sigma"):
+        metrics.gaussian_blur(flat, 0.0)
+
+
+# ---------------------------------------------------------------- digit recognition
+@pytest.fixture(scope="module")
+def judge(tmp_path_factory: pytest.TempPathFactory):
+    """The judge with its default settings: the shipped one (an empty cache directory, so
+    nothing cached by an earlier session can stand in for it)."""
+    return metrics.digit_judge(directory=tmp_path_factory.mktemp("cache"))
+
+
+def test_the_shipped_judge_is_weights_only_with_its_settings(judge) -> None:
+    assert metrics.SHIPPED_JUDGE.is_file()
+    state = torch.load(metrics.SHIPPED_JUDGE, weights_only=True)  # runs no pickled code
+    assert state["format"] == "ganlab-digit-judge"
+    assert state["version"] == metrics.DIGIT_JUDGE_VERSION
+    assert state["settings"] == {"steps": metrics.JUDGE_STEPS, "seed": 0}
+    assert all(v.dtype == torch.float16 for v in state["weights"].values())
+    for name, value in judge.state_dict().items():  # the default judge is the shipped one
+        assert torch.equal(value, state["weights"][name].float())
+    with pytest.raises(ValueError, match="trained with"):
+        metrics.load_digit_judge(metrics.SHIPPED_JUDGE, steps=5, seed=0)
+
+
+def test_digit_calibration_real_blurred_noise(judge) -> None:
+    cal = metrics.digit_calibration(judge)
+    assert list(cal) == ["real", "blurred", "noise"]
+    real, blurred, noise = cal["real"], cal["blurred"], cal["noise"]
+    assert real.num_samples == 1000  # 100 held-out digits of each class
+    assert real.confident >= 0.85, real
+    assert real.classes == 10 and real.kl_uniform < 0.02, real
+    assert real.confident - blurred.confident >= 0.25, cal
+    assert blurred.confident - noise.confident >= 0.1, cal
+    assert noise.confident <= 0.02 and noise.classes <= 1, noise
+    assert noise.rejected >= 0.95, noise
+
+
+def test_held_out_digits_are_read_as_their_own_class(judge) -> None:
+    ds = data.mnist5k()
+    _, held = metrics.mnist5k_split(ds.labels)
+    with torch.no_grad():
+        predicted = judge(ds.tensors()[held]).argmax(dim=1)
+    assert float((predicted == ds.labels[held]).float().mean()) >= 0.93
+
+
+def test_a_generator_of_one_digit_scores_one_class(judge) -> None:
+    ds = data.mnist5k(32)  # at a GAN's 32 px: the judge resizes to 28
+    _, held = metrics.mnist5k_split(ds.labels)
+    sevens = ds.tensors()[held][ds.labels[held] == 7]  # (100, 1, 32, 32)
+    r = metrics.digit_recognition(sevens.repeat(3, 1, 1, 1), judge)
+    assert r.classes == 1, r
+    assert r.counts[7] == max(r.counts) and r.confident >= 0.8, r
+    p = np.array(r.counts, dtype=float) / sum(r.counts)
+    expected = sum(q * math.log(q / 0.1) for q in p if q > 0)
+    assert r.kl_uniform == pytest.approx(expected, rel=1e-9)
+    assert r.kl_uniform > 2.0  # close to log 10 = 2.303, the most a 10-class histogram can be
+
+
+class _PixelJudge(torch.nn.Module):
+    """A stand-in judge: sample i's top-left pixel p says its class, its next pixel how sure."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        cls = x[:, 0, 0, 0].round().long()  # 0-9 digits, 10 "not a digit"
+        sure = x[:, 0, 0, 1]
+        return torch.nn.functional.one_hot(cls, 11).float() * sure[:, None]  # (N, 11) logits
+
+
+def _coded(classes: list[int], sure: float) -> torch.Tensor:
+    x = torch.zeros(len(classes), 1, 8, 8)
+    x[:, 0, 0, 0] = torch.tensor(classes, dtype=torch.float32)
+    x[:, 0, 0, 1] = sure
+    return x
+
+
+def test_digit_recognition_counts_and_kl_against_the_formula() -> None:
+    # 100 confident: 50 zeros, 30 ones, 18 twos, 2 threes (2% < 3%); 20 unsure; 10 rejected.
+    classes = [0] * 50 + [1] * 30 + [2] * 18 + [3] * 2
+    x = torch.cat([_coded(classes, 20.0), _coded([5] * 20, 1.0), _coded([10] * 10, 20.0)])
+    r = metrics.digit_recognition(x, _PixelJudge())
+    assert r.num_samples == 130
+    assert r.counts == (50, 30, 18, 2, 0, 0, 0, 0, 0, 0)
+    assert r.confident == pytest.approx(100 / 130)
+    assert r.rejected == pytest.approx(10 / 130)
+    assert r.classes == 3  # the threes have 2% of the confident samples, under 3%
+    p = np.array([0.5, 0.3, 0.18, 0.02])
+    assert r.kl_uniform == pytest.approx(float(np.sum(p * np.log(p / 0.1))), rel=1e-9)
+    assert metrics.digit_recognition(x, _PixelJudge(), min_share=0.01).classes == 4
+    # e^1 / (e^1 + 10) = 0.21: the unsure ones count only under a threshold below that.
+    assert metrics.digit_recognition(x, _PixelJudge(), threshold=0.2).counts[5] == 20
+    uniform = metrics.digit_recognition(_coded(list(range(10)) * 7, 20.0), _PixelJudge())
+    assert uniform.classes == 10 and uniform.kl_uniform == pytest.approx(0.0, abs=1e-12)
+    assert "10/10 digits" in str(uniform) and "70 images" in str(uniform)
+
+
+def test_digit_recognition_without_confident_samples() -> None:
+    r = metrics.digit_recognition(_coded([10] * 5, 20.0), _PixelJudge())
+    assert r.confident == 0.0 and r.classes == 0 and r.counts == (0,) * 10
+    assert math.isnan(r.kl_uniform) and "n/a" in str(r)
+
+
+@pytest.mark.parametrize(
+    ("samples", "kwargs", "pattern"),
+    [
+        (torch.zeros(4, 3, 28, 28), {}, r"\(N, 1, R, R\).*got \(4, 3, 28, 28\)"),
+        (torch.zeros(4, 28, 28), {}, r"\(N, 1, R, R\)"),
+        (torch.zeros(4, 1, 28, 20), {}, r"\(N, 1, R, R\)"),
+        (torch.zeros(4, 1, 4, 4), {}, r"R >= 8"),
+        (torch.zeros(4, 1, 28, 28), {"threshold": 0.0}, "threshold"),
+        (torch.zeros(4, 1, 28, 28), {"min_share": 1.5}, "min_share"),
+    ],
+)
+def test_digit_recognition_bad_input(samples, kwargs, pattern) -> None:
+    judge = metrics.DigitJudge().eval()  # untrained: the checks come before any reading
+    with pytest.raises(ValueError, match=pattern):
+        metrics.digit_recognition(samples, judge, **kwargs)
+
+
+def test_judge_features_are_its_penultimate_layer(judge) -> None:
+    x = data.mnist5k(32).tensors(6)
+    feats = judge.features(x)
+    assert feats.shape == (6, 128)
+    torch.testing.assert_close(judge.head(feats), judge(x))
+    # 28 px input and the same digits at 32 px give close features (the judge resizes to 28).
+    close = judge.features(data.mnist5k().tensors(6))
+    assert torch.nn.functional.cosine_similarity(feats, close).min() > 0.9
+
+
+def test_mnist5k_split_holds_out_100_per_class() -> None:
+    labels = data.mnist5k().labels
+    train, held = metrics.mnist5k_split(labels)
+    assert len(train) == 4000 and len(held) == 1000
+    assert not set(train.tolist()) & set(held.tolist())
+    assert torch.bincount(labels[held], minlength=10).tolist() == [100] * 10
+    with pytest.raises(ValueError, match="held_out_per_class"):
+        metrics.mnist5k_split(labels, held_out_per_class=500)
+
+
+def test_judge_training_is_deterministic_and_keeps_the_global_rng() -> None:
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    a = metrics.train_digit_judge(steps=3, seed=5, batch_size=16)
+    assert torch.equal(torch.rand(3), expected)
+    b = metrics.train_digit_judge(steps=3, seed=5, batch_size=16)
+    c = metrics.train_digit_judge(steps=3, seed=6, batch_size=16)
+    for pa, pb in zip(a.state_dict().values(), b.state_dict().values()):
+        assert torch.equal(pa, pb)
+    assert any(not torch.equal(pa, pc) for pa, pc in zip(a.state_dict().values(),
+                                                          c.state_dict().values()))
+    with pytest.raises(ValueError, match="steps >= 1"):
+        metrics.train_digit_judge(steps=0)
+
+
+def test_judge_is_cached_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(metrics.CACHE_ENV, str(tmp_path / "cache"))
+    assert metrics.cache_dir() == tmp_path / "cache"
+    first = metrics.digit_judge(steps=2, seed=3)
+    (path,) = (tmp_path / "cache").iterdir()
+    assert path.name == f"digit_judge_v{metrics.DIGIT_JUDGE_VERSION}_steps2_seed3.pt"
+    state = torch.load(path, weights_only=True)  # weights only: no pickled code
+    assert state["settings"] == {"steps": 2, "seed": 3}
+    metrics._JUDGES.clear()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the cached judge should have been loaded, not trained")
+
+    monkeypatch.setattr(metrics, "train_digit_judge", no_training)
+    again = metrics.digit_judge(steps=2, seed=3)
+    assert again is not first
+    for pa, pb in zip(first.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(pa, pb)
+    assert metrics.digit_judge(steps=2, seed=3) is again  # and kept for the session
+    monkeypatch.undo()
+
+    metrics._JUDGES.clear()
+    path.write_bytes(b"not a judge")
+    with pytest.warns(UserWarning, match="retraining the digit judge"):
+        retrained = metrics.digit_judge(steps=2, seed=3, directory=tmp_path / "cache")
+    for pa, pb in zip(first.state_dict().values(), retrained.state_dict().values()):
+        assert torch.equal(pa, pb)
+    assert torch.load(path, weights_only=True)["format"] == "ganlab-digit-judge"
