@@ -23,6 +23,7 @@ EPILOG = """examples:
   ganlab train lsgan --data ring8 --steps 3000 --out runs/ring
   ganlab train progan --data shapes --resolution 32 --out runs/progan --gif
   ganlab sample runs/dcgan --n 64 --seed 0 --out grid.png
+  ganlab sample pretrained:dcgan_shapes64 --n 1000 --out samples.npz   # raw uint8 images
   ganlab info runs/dcgan
   ganlab bench --json bench.json                                # training speed on this machine
   torchrun --nproc_per_node=4 -m ganlab train dcgan --out runs/dcgan4   # 4 GPUs, one machine
@@ -49,7 +50,9 @@ DEFINING = {"data": ("data.name",), "seed": ("train.seed",), "batch_size": ("tra
             "loss": ("loss.name",), "sync_bn": ("train.sync_bn",),
             "resolution": ("arch.resolution", "arch.data_shape", "data.resolution"),
             "profile": None}
-MAX_SAMPLES = 10_000
+MAX_SAMPLES = 10_000  # in one PNG grid
+MAX_RAW_SAMPLES = 100_000  # in one .npz
+PRETRAINED_PREFIX = "pretrained:"
 
 
 def _positive(value: str) -> int:
@@ -106,13 +109,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--gif", action="store_true", help="also write progress.gif of the samples")
     t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
-    s = sub.add_parser("sample", help="write a PNG grid of samples from a run")
-    s.add_argument("run_dir", type=Path)
+    s = sub.add_parser("sample", help="write samples of a run or a shipped generator: a PNG grid "
+                       "or the raw images (.npz)")
+    s.add_argument("source", metavar="SOURCE",
+                   help="a run directory, or pretrained:NAME for a generator shipped with ganlab "
+                   "(pretrained:dcgan_shapes64, ...)")
     s.add_argument("--n", type=_positive, default=64,
-                   help=f"number of samples (default 64, at most {MAX_SAMPLES})")
+                   help=f"number of samples (default 64; at most {MAX_SAMPLES} in a grid, "
+                   f"{MAX_RAW_SAMPLES} in an .npz)")
     s.add_argument("--seed", type=_non_negative, default=0, help="latent seed (default 0)")
     s.add_argument("--out", type=Path, default=Path("grid.png"),
-                   help="PNG file to write (its name must end in .png)")
+                   help="FILE.png: a grid of the samples; FILE.npz: the samples themselves, key "
+                   "'images', uint8 of shape (N, H, W, C)")
     s.add_argument("--device", default="cpu", help="device to sample on (default cpu)")
     s.add_argument("--no-ema", action="store_true", help="use G's raw weights, not the EMA")
 
@@ -264,24 +272,67 @@ def _resolution_field(config, args: argparse.Namespace) -> dict[str, object]:  #
 
 def _sample(args: argparse.Namespace) -> int:
     import errno
+    import io
 
-    from ganlab.checkpoint import storage_error
-    from ganlab.training import load_run
-    from ganlab.viz import save_png
+    import numpy as np
+    import torch
+
+    from ganlab.checkpoint import atomic_write_bytes, storage_error
+    from ganlab.training import resolve_device, sample_z
+    from ganlab.viz import save_png, to_uint8
 
     if args.out.is_dir():
         raise storage_error(IsADirectoryError(errno.EISDIR, "Is a directory"), args.out, "write")
-    if args.out.suffix.lower() != ".png":
-        raise ValueError(f"--out {args.out} must name a .png file (ganlab sample writes PNG)")
-    if args.n > MAX_SAMPLES:
-        raise ValueError(f"--n {args.n} is more samples than one grid can show; use at most "
-                         f"{MAX_SAMPLES}")
-    run = load_run(args.run_dir, device=args.device, ema=not args.no_ema)
-    if len(run.config.arch.image_shape) != 3:
-        raise ValueError(f"{args.run_dir} generates 2-D points, not images; plot them instead")
-    save_png(run.sample(args.n, seed=args.seed), args.out)
+    kind = args.out.suffix.lower()
+    if kind not in (".png", ".npz"):
+        raise ValueError(f"--out {args.out} must name a .png file (a grid of the samples) or an "
+                         ".npz file (the raw samples)")
+    limit = MAX_SAMPLES if kind == ".png" else MAX_RAW_SAMPLES
+    if args.n > limit:
+        raise ValueError(f"--n {args.n} is more samples than one {kind} file holds here; use at "
+                         f"most {limit}" + (" (or write an .npz)" if kind == ".png" else ""))
+    device = resolve_device(args.device)
+    G, config = load_generator(args.source, device=device, ema=not args.no_ema)
+    if len(config.arch.image_shape) != 3:
+        raise ValueError(f"{args.source} generates 2-D points, not images; plot them instead")
+    z = sample_z(args.n, config.arch.latent_dim, seed=args.seed)  # the same z on every device
+    chunks = []
+    with torch.inference_mode():
+        for b in z.split(500):
+            x = G(b.to(device)).float().cpu()  # (b, C, H, W) in [-1, 1]
+            chunks.append(x if kind == ".png" else to_uint8(x).permute(0, 2, 3, 1))
+    if kind == ".png":
+        save_png(torch.cat(chunks), args.out)
+    else:
+        raw = torch.cat(chunks).contiguous().numpy()  # (N, H, W, C) uint8
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, images=raw)
+        atomic_write_bytes(args.out, buffer.getvalue())
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
+
+
+def load_generator(source: str, device: str = "cpu", ema: bool = True):  # noqa: ANN201
+    """``(G, config)`` for ``ganlab sample``'s SOURCE: a run directory or ``pretrained:NAME``.
+
+    G is in eval mode; for a run, its EMA copy when the run kept one and ``ema``.
+    """
+    source = str(source)
+    if source.startswith(PRETRAINED_PREFIX):
+        from ganlab.widgets import load_pretrained, pretrained_names
+
+        name = source[len(PRETRAINED_PREFIX):]
+        names = pretrained_names()
+        if name not in names:
+            raise ValueError(f"no pretrained generator {name!r}; choose one of "
+                             f"{', '.join(PRETRAINED_PREFIX + n for n in names) or 'none'}, or "
+                             "give a run directory")
+        p = load_pretrained(name, device=device)
+        return p.G.eval(), p.config
+    from ganlab.training import load_run
+
+    run = load_run(source, device=device, ema=ema)
+    return run.G.eval(), run.config
 
 
 def _info(args: argparse.Namespace) -> int:

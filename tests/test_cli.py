@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import UNPICKLED, Sneaky, fill, remount_read_only
@@ -109,6 +110,59 @@ def test_sample_is_deterministic_and_depends_on_seed(dcgan_run: Path, tmp_path: 
     rows = math.ceil(10 / per_row)
     with Image.open(paths[0]) as im:
         assert im.size == (per_row * (r + 2) + 2, rows * (r + 2) + 2)
+
+
+def _expected_uint8(images: torch.Tensor) -> np.ndarray:
+    """(N, C, H, W) in [-1, 1] -> (N, H, W, C) uint8, written out here, not taken from ganlab."""
+    x = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).numpy()
+
+
+def test_sample_npz_from_a_run_holds_the_raw_images(dcgan_run: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from ganlab.training import load_run
+
+    paths = {seed: tmp_path / f"s{seed}.npz" for seed in (3, 4)}
+    for seed, path in paths.items():
+        code, _, err = run_cli(["sample", dcgan_run, "--n", 10, "--seed", seed, "--out", path],
+                               capsys)
+        assert code == 0, err
+        assert f"wrote {path}" in err
+    r = preset("dcgan", profile="tiny").arch.resolution
+    with np.load(paths[3]) as f:
+        assert list(f.keys()) == ["images"]
+        images = f["images"]
+    assert images.dtype == np.uint8 and images.shape == (10, r, r, 3)
+    expected = _expected_uint8(load_run(dcgan_run).sample(10, seed=3))
+    assert np.array_equal(images, expected)
+    with np.load(paths[4]) as f:
+        assert not np.array_equal(f["images"], images)  # another seed, other samples
+    assert images.std() > 0  # not a constant image
+
+
+@pytest.mark.parametrize("name", ["dcgan_digits32", "progan_shapes32"])
+def test_sample_a_shipped_generator(name: str, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from ganlab.training import sample_z
+    from ganlab.widgets import load_pretrained
+
+    p = load_pretrained(name)
+    c, r = p.config.arch.image_shape[0], p.config.arch.resolution
+    out = tmp_path / "raw.npz"
+    code, _, err = run_cli(["sample", f"pretrained:{name}", "--n", 6, "--seed", 2, "--out", out],
+                           capsys)
+    assert code == 0, err
+    with np.load(out) as f:
+        images = f["images"]
+    assert images.shape == (6, r, r, c) and images.dtype == np.uint8
+    with torch.no_grad():
+        expected = _expected_uint8(p.G(sample_z(6, p.config.arch.latent_dim, seed=2)))
+    assert np.array_equal(images, expected)
+    grid = tmp_path / "grid.png"  # and a PNG grid, as for a run
+    code, _, err = run_cli(["sample", f"pretrained:{name}", "--n", 4, "--out", grid], capsys)
+    assert code == 0, err
+    with Image.open(grid) as im:
+        assert im.size == (2 * (r + 2) + 2, 2 * (r + 2) + 2)
 
 
 def test_info_reports_progress(dcgan_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -265,7 +319,15 @@ ERRORS = {
     "info a file": (lambda t, r: ["info", _file(t)], ["a_file", "is a file"]),
     "info missing": (lambda t, r: ["info", t / "nowhere"], ["nowhere", "does not exist"]),
     # Inputs of the wrong kind.
-    "sample out not png": (lambda t, r: ["sample", r, "--out", t / "grid.jpg"], [".png"]),
+    "sample out not png": (lambda t, r: ["sample", r, "--out", t / "grid.jpg"],
+                           ["grid.jpg", ".png", ".npz"]),
+    "sample unknown pretrained": (
+        lambda t, r: ["sample", "pretrained:nope", "--out", t / "x.npz"],
+        ["'nope'", "pretrained:dcgan_shapes64", "run directory"]),
+    "sample no samples": (lambda t, r: ["sample", r, "--n", 0, "--out", t / "x.npz"],
+                          ["--n", "positive", "got 0"]),
+    "sample npz too many": (lambda t, r: ["sample", r, "--n", 1_000_000, "--out", t / "x.npz"],
+                            ["--n", "100000"]),
     "sample out is a directory": (lambda t, r: ["sample", r, "--out", t], [
         "directory where a file should be"]),
     "sample too many": (lambda t, r: ["sample", r, "--n", 1_000_000, "--out", t / "x.png"],
@@ -433,7 +495,7 @@ def test_full_profile_offline_stops_before_training(tmp_path: Path,
         (line,) = [line for line in (out + err).splitlines() if "error:" in line]
         assert f"data set {name!r} was not found in {tmp_path / 'data'}" in line
         assert "could not be downloaded" in line and "To get it" in line
-        assert "digits, shapes, ring8, grid25" in line
+        assert "digits, mnist-5k, shapes, ring8, grid25" in line
         assert not (tmp_path / "runs").exists()
 
 
