@@ -373,6 +373,30 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def format_markdown(report: dict[str, Any], command: str) -> str:
+    """The report as the README's Markdown table: the machine named, the command, one row a case."""
+    cpu, peaks = report["cpu"], report["matmul_gflop_s"]
+    units = ", ".join(cpu["bf16_units"]) or "no bf16 units"
+    machine = (report["device_name"] if report["device"].startswith("cuda") else
+               f"{cpu['name']} ({cpu['architecture']}, {cpu['capability']}, {units}, "
+               f"{cpu['threads']} threads)")
+    lines = [
+        f"`{command}` on {machine}, torch {report['torch']}; matmul peak fp32 "
+        f"{peaks['fp32']:,.0f} GFLOP/s, bf16 {peaks['bf16']:,.0f} GFLOP/s.",
+        "",
+        "| case | precision | seed-001 loop | ganlab | speed-up | GFLOP/s | of fp32 peak "
+        "| of bf16 peak |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for c in report["cases"]:
+        lines.append(
+            f"| {c['description']} | {c['precision']} | {c['reference_img_per_s']:,.0f} img/s "
+            f"| {c['ganlab_img_per_s']:,.0f} img/s | {c['speedup']:.2f}x "
+            f"| {c['achieved_gflop_s']:,.0f} | {100 * c['share_fp32_peak']:.0f}% "
+            f"| {100 * c['share_bf16_peak']:.0f}% |")
+    return "\n".join(lines)
+
+
 def _paths(report: dict[str, Any]) -> str:
     paths = report.get("matmul_paths_gflop_s", {})
     return "; ".join(f"{k}: " + ", ".join(f"{p} {v:,.0f}" for p, v in rates.items())

@@ -96,7 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "64; progan: the target, a power of two)")
     t.add_argument("--loss", choices=("minimax", "nonsaturating", "least_squares", "wgan_gp"),
                    help="override the model's loss")
-    t.add_argument("--amp", choices=("auto", "off", "bf16", "fp16"), help="mixed precision (CUDA)")
+    t.add_argument("--amp", choices=("auto", "off", "bf16", "fp16"),
+                   help="mixed precision: auto (the default: bf16 where the CPU or GPU has it), "
+                   "off, bf16, fp16")
     t.add_argument("--sync-bn", action="store_true", default=None,
                    help="under torchrun on GPUs: BatchNorm statistics over the global batch "
                    "(torch.nn.SyncBatchNorm), not per process")
