@@ -286,13 +286,18 @@ def run(data_root: str | os.PathLike = "data") -> list[Check]:
 
 def report(results: Sequence[Check]) -> str:
     """The human-readable report: one line per check, ``fix:`` under each problem."""
+    import textwrap
+
     from ganlab import __version__
 
+    indent = " " * 21
     lines = [f"ganlab {__version__} on {platform.system()} {platform.machine()}"]
     for c in results:
-        lines.append(f"  {c.status.upper():8s}{c.name:11s}{c.found}")
+        lines.append(textwrap.fill(c.found, 100, initial_indent=f"  {c.status.upper():8s}"
+                                   f"{c.name:11s}", subsequent_indent=indent))
         if c.fix:
-            lines.append(f"  {'':8s}{'':11s}fix: {c.fix}")
+            lines.append(textwrap.fill(f"fix: {c.fix}", 100, initial_indent=indent,
+                                       subsequent_indent=indent + "     "))
     problems = [c.name for c in results if c.status == PROBLEM]
     lines.append(f"{len(problems)} problem(s): {', '.join(problems)}" if problems
                  else "all is well")

@@ -160,8 +160,8 @@ MathJax.Hub.Config({{tex2jax: {{inlineMath: [['$', '$'], ['\\\\(', '\\\\)']],
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto;
         padding: 0 1rem; line-height: 1.5; color: #222; }}
-li {{ margin-bottom: 1.2rem; }}
-li > a {{ font-size: 1.15rem; font-weight: 600; }}
+ol > li {{ margin-bottom: 1.2rem; }}
+ol > li > a {{ font-size: 1.15rem; font-weight: 600; }}
 </style>
 </head>
 <body>
