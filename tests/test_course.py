@@ -229,3 +229,20 @@ def test_which_notebooks_need_a_gpu_for_full() -> None:
     needs = {p.stem[:2]: course.needs_gpu_for_full(course.read(p)) for p in course.notebooks()}
     assert {k for k, v in needs.items() if v} >= {"01", "02", "03", "04"}
     assert not needs["00"] and not needs["05"]  # a tiny tour; the shipped generators
+
+
+def test_time_run_keeps_the_committed_outputs(tmp_path: Path) -> None:
+    path = tmp_path / "00_run.ipynb"
+    nb = _notebook()  # committed with outputs and a default run record
+    nb["metadata"]["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                    "language": "python"}
+    path.write_text(json.dumps(nb))
+    timing = course.time_run(path, "tiny", timeout=120)
+    saved = course.read(path)
+    # The run printed 'maybe' in cell 3 and 3.141592653589793 in cell 2; neither was kept.
+    assert course.source({"source": saved["cells"][2]["outputs"][0]["text"]}) == "3.14\n"
+    assert saved["cells"][3]["outputs"] == []
+    record = saved["metadata"]["ganlab"]
+    assert record["profile"] == "default" and record["seconds"] == RECORD["seconds"]
+    assert record["timings"]["tiny"] == timing and timing["seconds"] > 0
+    assert course.check_notebook(path, users=()) == []  # still the committed default run
