@@ -45,7 +45,7 @@ def test_unknown_profile_lists_valid_names(monkeypatch: pytest.MonkeyPatch) -> N
 def test_choose_profile_without_the_variable_follows_the_hardware(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], gpu: bool,
         expected: str) -> None:
-    monkeypatch.delenv("GANLAB_PROFILE", raising=False)
+    monkeypatch.setenv("GANLAB_PROFILE", "")  # unset; and restored after the test
     assert ganlab.choose_profile(gpu=gpu) == expected
     said = capsys.readouterr().out
     assert f"profile {expected!r}" in said and "is unset" in said
@@ -66,7 +66,7 @@ def test_choose_profile_keeps_a_given_profile(monkeypatch: pytest.MonkeyPatch,
 def test_choose_profile_detects_the_gpu_with_torch(monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
-    monkeypatch.delenv("GANLAB_PROFILE", raising=False)
+    monkeypatch.setenv("GANLAB_PROFILE", "")  # unset; and restored after the test
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert ganlab.choose_profile(announce=False) == "full"
 
