@@ -1,4 +1,4 @@
-"""Command line: ``ganlab train | sample | info | bench`` (also ``python -m ganlab``).
+"""Command line: ``ganlab train | sample | info | bench | doctor`` (also ``python -m ganlab``).
 
 A thin wrapper over the Python API: every option maps to a field of ``ganlab.config`` or an
 argument of ``ganlab.training.Trainer``. Errors a user can fix (bad options, a damaged run, a full
@@ -25,6 +25,7 @@ EPILOG = """examples:
   ganlab sample runs/dcgan --n 64 --seed 0 --out grid.png
   ganlab info runs/dcgan
   ganlab bench --json bench.json                                # training speed on this machine
+  ganlab doctor                                                 # is this machine ready? fixes
   torchrun --nproc_per_node=4 -m ganlab train dcgan --out runs/dcgan4   # 4 GPUs, one machine
 """
 
@@ -76,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ganlab", description="Train and sample the GANs of the ganlab course.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,sample,info,bench}")
+    sub = parser.add_subparsers(dest="command", required=True,
+                                metavar="{train,sample,info,bench,doctor}")
 
     t = sub.add_parser("train", help="train a model (or resume a run)", description=RESUME_HELP,
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -136,6 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="show a run's config and progress")
     i.add_argument("run_dir", type=Path)
     i.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+    d = sub.add_parser("doctor", help="check this machine for the course; a fix per problem",
+                       description="Check Python, torch and CUDA, the CPU's bf16 support, the "
+                       "ipywidgets front end (blank widgets), the real data sets on disk and the "
+                       "shipped generators. Prints a fix for every problem; exit status 0 when "
+                       "all is well, 1 otherwise.")
+    d.add_argument("--data-root", default="data", help="where real data sets live (default data/)")
+    d.add_argument("--json", action="store_true", help="print machine-readable JSON")
     return parser
 
 
@@ -329,11 +339,17 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from ganlab import doctor
+
+    return doctor.main(data_root=args.data_root, as_json=args.json)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = {"train": _train, "sample": _sample, "info": _info,
-               "bench": _bench}[args.command]
+               "bench": _bench, "doctor": _doctor}[args.command]
     from ganlab.checkpoint import CheckpointError, StorageError, storage_error
     from ganlab.training import TrainingDiverged
 

@@ -168,8 +168,8 @@ def test_notebook_explorer_in_chromium(browser_tools, lab, tmp_path):
             page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
 
             # The last cell prints the exercise status: the whole notebook has run.
-            page.locator(".jp-OutputArea-output", has_text="exercise 2: not done yet").wait_for(
-                timeout=RUN_ALL_S * 1000)
+            page.locator(".jp-OutputArea-output", has_text="exercise 05.2 (how short the lerp "
+                         "midpoint is): not done yet").wait_for(timeout=RUN_ALL_S * 1000)
             page.screenshot(path=str(shots / "after_run_all.png"))
 
             explorer = page.locator(".ganlab-explorer").first  # dcgan_shapes64's explorer
