@@ -105,3 +105,21 @@ def test_loads_as_float32_and_generates_images(name):
 def test_unknown_name_lists_the_available_ones():
     with pytest.raises(ValueError, match="dcgan_digits32"):
         pt.load_pretrained("stylegan_ffhq")
+
+
+def test_the_files_are_package_data():
+    """A non-editable install ships what pyproject's package-data names: every file the manifest
+    lists, and the manifest itself, must match a glob of the ganlab.pretrained package."""
+    import fnmatch
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    block = re.search(r"^\[tool\.setuptools\.package-data\]\n(.*?)(?:^\[|\Z)", text, re.M | re.S)
+    assert block, "pyproject.toml has no [tool.setuptools.package-data]"
+    line = re.search(r'^"?ganlab\.pretrained"?\s*=\s*\[(.*?)\]', block.group(1), re.M)
+    assert line, "no package-data entry for ganlab.pretrained"
+    globs = re.findall(r'"([^"]+)"', line.group(1))
+    names = [info["file"] for info in MANIFEST.values()] + [pt.MANIFEST_NAME]
+    for name in names:
+        assert any(fnmatch.fnmatch(name, g) for g in globs), f"{name} would not be installed"

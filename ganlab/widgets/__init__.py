@@ -3,6 +3,9 @@ pure renderer that can be called, tested and timed without a browser.
 
 - :class:`LatentExplorer` (``ganlab.widgets.latent``): walks, directions and arithmetic in a
   trained generator's latent space, over :func:`ganlab.latent.render_png`.
+- :class:`DynamicsExplorer` (``ganlab.widgets.dynamics``): the GAN game on 2-D points, stepped
+  by hand through the real ``Trainer``, over :class:`ganlab.dynamics.Game2D` and
+  :class:`ganlab.dynamics.FrameRenderer` (D's surface, G's gradient field, the history).
 
 ipywidgets is imported only when an explorer is built, so ``import ganlab.widgets`` is cheap.
 
@@ -40,6 +43,7 @@ from ganlab.pretrained import (
     load_pretrained,
     pretrained_names,
 )
+from ganlab.widgets.dynamics import DynamicsExplorer
 from ganlab.widgets.latent import LatentExplorer
 
 __all__ = [
@@ -50,6 +54,7 @@ __all__ = [
     "PRETRAINED_VERSION",
     "ArithmeticResult",
     "Directions",
+    "DynamicsExplorer",
     "LatentExplorer",
     "Pretrained",
     "export_pretrained",
