@@ -567,9 +567,11 @@ class FrameRenderer:
         if p["panels"]:
             self._draw_history(frame, renderer)
 
-        rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3]  # (H, W, 3) uint8
+        canvas = fig.canvas
+        rgba = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw",
+                                "RGBA", 0, 1)
         buffer = io.BytesIO()
-        Image.fromarray(rgb).save(buffer, format="PNG", compress_level=self.compress_level)
+        rgba.convert("RGB").save(buffer, format="PNG", compress_level=self.compress_level)
         return buffer.getvalue()
 
     def _static(self, frame: Frame) -> tuple[Any, ...]:
