@@ -30,8 +30,9 @@ class DynamicsExplorer:
 
     Controls: *step D*, *step G*, *step both*, Play/Pause (``steps per frame`` rounds per
     tick), *reset* (the same seed gives the same run), the loss (with least squares' a, b, c),
-    the two learning rates and D steps per G step (both apply from the next step), and the seed.
-    Changing the loss, a, b, c or the seed restarts the run from step 0, since they define it.
+    the two learning rates and D steps per G step (both apply from the next step), and the seed
+    (the initial weights and every random draw of the run: batches and noise). Changing the
+    loss, a, b, c or the seed restarts the run from step 0, since they define it.
     """
 
     def __init__(self, data: Any = "ring8", config: Any = None, *, loss: str | LossConfig | None
