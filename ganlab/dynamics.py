@@ -611,6 +611,7 @@ class FrameRenderer:
             if key == "high_quality":
                 values = [None if v is None else 100 * v for v in values]
             line.set_data(x, [math.nan if v is None else v for v in values])
+            line.set_marker("." if len(x) == 1 else "")  # one record: a dot, not an empty line
             line.draw(renderer)
 
 

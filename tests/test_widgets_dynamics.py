@@ -50,7 +50,7 @@ def shows_the_game(e: DynamicsExplorer) -> bool:
 
 
 def test_buttons_make_the_trainers_steps():
-    e = explorer(seed=4, steps_per_frame=2)
+    e = explorer(seed=4, rounds_per_tick=2)
     first = e.image.value
     assert first[:8] == b"\x89PNG\r\n\x1a\n" and shows_the_game(e)
     e.step_d_button.click()
@@ -66,7 +66,7 @@ def test_buttons_make_the_trainers_steps():
 
 
 def test_play_stop_rewinds_without_stepping():
-    e = explorer(seed=0, steps_per_frame=1)
+    e = explorer(seed=0, rounds_per_tick=1)
     e.play.value = 3  # the frontend may skip values: one tick per change
     assert e.game.g_steps == 1
     e.play.value = 0  # the stop button

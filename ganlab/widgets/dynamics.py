@@ -28,11 +28,11 @@ class DynamicsExplorer:
     ``height``, ``arrow_max`` and ``arrow_half`` the :class:`~ganlab.dynamics.FrameRenderer`'s.
     The explorer's game is ``explorer.game`` and its picture ``explorer.image.value``.
 
-    Controls: *step D*, *step G*, *step both*, Play/Pause (``steps per frame`` rounds per
-    tick), *reset* (the same seed gives the same run), the loss (with least squares' a, b, c),
-    the two learning rates and D steps per G step (both apply from the next step), and the seed
-    (the initial weights and every random draw of the run: batches and noise). Changing the
-    loss, a, b, c or the seed restarts the run from step 0, since they define it.
+    Controls: *step D*, *step G*, *step both*, Play/Pause (*rounds / tick* rounds of step
+    both per tick), *reset* (the same seed gives the same run), the loss (with least squares'
+    a, b, c), the two learning rates and D steps per G step (both apply from the next step),
+    and the seed (the initial weights and every random draw of the run: batches and noise).
+    Changing the loss, a, b, c or the seed restarts the run from step 0, since they define it.
     """
 
     def __init__(self, data: Any = "ring8", config: Any = None, *, loss: str | LossConfig | None
@@ -40,16 +40,16 @@ class DynamicsExplorer:
                  lr_g: float | None = None, n_critic: int | None = None,
                  profile: str | None = None, n_points: int = 1000, n_arrows: int = 64,
                  grid: int = 64, width: int = 900, height: int = 420, arrow_max: float = 0.25,
-                 arrow_half: float = 0.1, steps_per_frame: int = 5) -> None:
+                 arrow_half: float = 0.1, rounds_per_tick: int = 5) -> None:
         self.game = Game2D(data, config, loss=loss, seed=seed, lr_d=lr_d, lr_g=lr_g,
                            n_critic=n_critic, profile=profile, n_points=n_points,
                            n_arrows=n_arrows, grid=grid)
         self.renderer = FrameRenderer(width=width, height=height, arrow_max=arrow_max,
                                       arrow_half=arrow_half)
-        self._build(steps_per_frame)
+        self._build(rounds_per_tick)
 
     # ---------------------------------------------------------------- widgets
-    def _build(self, steps_per_frame: int) -> None:
+    def _build(self, rounds_per_tick: int) -> None:
         import ipywidgets as W
 
         config = self.game.config
@@ -67,8 +67,9 @@ class DynamicsExplorer:
         self.reset_button = W.Button(description="reset", icon="undo", layout=narrow)
         self.play = W.Play(value=0, min=0, max=10**9, interval=200, description="play",
                            show_repeat=False)
-        self.steps_per_frame = W.IntSlider(value=steps_per_frame, min=1, max=100,
-                                           description="steps / frame", **slow)
+        self.rounds_per_tick = W.IntSlider(value=rounds_per_tick, min=1, max=100,
+                                           description="rounds / tick",
+                                           style={"description_width": "initial"}, **slow)
 
         self.loss = W.Dropdown(options=[(label, name) for name, label in LOSS_LABELS.items()],
                                value=lc.name, description="loss")
@@ -89,7 +90,7 @@ class DynamicsExplorer:
                                      **slow)
 
         buttons = W.HBox([self.step_d_button, self.step_g_button, self.step_button, self.play,
-                          self.steps_per_frame, self.reset_button])
+                          self.rounds_per_tick, self.reset_button])
         settings = W.HBox([W.VBox([self.loss, W.HBox([self.a, self.b, self.c])]),
                            W.VBox([self.lr_d, self.lr_g]), W.VBox([self.n_critic, self.seed])])
         self.widget = W.VBox([W.HTML("<b>DynamicsExplorer</b>: the GAN game on 2-D points"),
@@ -129,11 +130,11 @@ class DynamicsExplorer:
             self._show_status()
 
     def _on_tick(self, tick: int) -> None:
-        """Play advanced: ``steps per frame`` rounds of step both (the stop button rewinds the
+        """Play advanced: *rounds / tick* rounds of step both (the stop button rewinds the
         counter, which steps nothing)."""
         previous, self._last_tick = self._last_tick, tick
         if tick > previous:
-            self._act(lambda: self.game.step(self.steps_per_frame.value))
+            self._act(lambda: self.game.step(self.rounds_per_tick.value))
 
     def _restart(self) -> None:
         """Loss, a, b, c or seed changed: they define the run, which starts again."""
