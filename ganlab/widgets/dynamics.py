@@ -14,7 +14,10 @@ import html
 import math
 from typing import Any
 
-from ganlab.config import LossConfig
+import torch
+
+from ganlab.config import LossConfig, RunConfig
+from ganlab.data import TensorData
 from ganlab.dynamics import LOSS_LABELS, FrameRenderer, Game2D
 
 __all__ = ["DynamicsExplorer"]
@@ -35,9 +38,10 @@ class DynamicsExplorer:
     Changing the loss, a, b, c or the seed restarts the run from step 0, since they define it.
     """
 
-    def __init__(self, data: Any = "ring8", config: Any = None, *, loss: str | LossConfig | None
-                 = None, seed: int | None = None, lr_d: float | None = None,
-                 lr_g: float | None = None, n_critic: int | None = None,
+    def __init__(self, data: str | torch.Tensor | TensorData = "ring8",
+                 config: RunConfig | None = None, *,
+                 loss: str | LossConfig | None = None, seed: int | None = None,
+                 lr_d: float | None = None, lr_g: float | None = None, n_critic: int | None = None,
                  profile: str | None = None, n_points: int = 1000, n_arrows: int = 64,
                  grid: int = 64, width: int = 900, height: int = 420, arrow_max: float = 0.25,
                  arrow_half: float = 0.1, rounds_per_tick: int = 5) -> None:
