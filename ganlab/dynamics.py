@@ -584,7 +584,7 @@ class FrameRenderer:
             f"{self.arrow_half:g}")
         key: list[Any] = [p["note"].get_text()]
         if p["panels"]:
-            history = frame.history
+            history = _thinned(frame.history)
             right = _round_up(history[-1].updates)
             ranges = [(0.0, right)]
             for keys in (("loss_D", "loss_G"), ("D_x", "D_G_z")):
@@ -604,7 +604,7 @@ class FrameRenderer:
 
     def _draw_history(self, frame: Frame, renderer: Any) -> None:
         p = self._parts
-        history = frame.history
+        history = _thinned(frame.history)
         x = [r.updates for r in history]
         for key, line in p["lines"].items():
             values = [getattr(r, key) for r in history]
@@ -613,6 +613,19 @@ class FrameRenderer:
             line.set_data(x, [math.nan if v is None else v for v in values])
             line.set_marker("." if len(x) == 1 else "")  # one record: a dot, not an empty line
             line.draw(renderer)
+
+
+def _thinned(history: Sequence[Record], most: int = 2000) -> Sequence[Record]:
+    """At most about ``most`` records, evenly spaced, the first and the last always kept: a
+    long run's history costs no more to draw than a short one's (the panel is narrower than
+    2,000 pixels anyway)."""
+    if len(history) <= most:
+        return history
+    every = math.ceil(len(history) / most)
+    kept = list(history[::every])
+    if kept[-1] is not history[-1]:
+        kept.append(history[-1])
+    return kept
 
 
 def _round_up(n: int) -> float:

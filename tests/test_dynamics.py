@@ -171,6 +171,14 @@ def test_record_every_thins_the_history_but_frames_are_always_recorded():
     assert len(game.history) == 3, "a second frame of the same moment adds no record"
 
 
+def test_a_long_history_is_thinned_evenly_keeping_both_ends():
+    history = list(range(5001))
+    kept = dynamics._thinned(history, most=1000)
+    assert kept[0] == 0 and kept[-1] == 5000 and len(kept) <= 1002
+    assert set(b - a for a, b in zip(kept[:-2], kept[1:-1])) == {6}
+    assert dynamics._thinned(history[:900], most=1000) == history[:900]
+
+
 def test_history_ranges_move_in_round_steps():
     assert [dynamics._round_up(n) for n in (0, 10, 11, 21, 99, 101, 4001)] == [
         10, 10, 20, 50, 100, 200, 5000]
