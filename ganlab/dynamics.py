@@ -433,7 +433,7 @@ class FrameRenderer:
     arrow_max: float = 0.25  # plane units (the plane is 2.2 wide)
     arrow_half: float = 0.1  # the gradient size drawn at half of arrow_max
     compress_level: int = 1  # zlib: 1 encodes several times faster than 6, files a bit larger
-    _parts: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    _parts: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("width", "height", "dpi"):
