@@ -51,7 +51,7 @@ nbval: $(STAMP)
 	|| { $(if $(NBVAL_FAILURES),GANLAB_PROFILE=tiny $(BIN)/python scripts/nbval_failures.py \
 		$(NBVAL_FAILURES)/junit.xml $(NBVAL_FAILURES);) exit 1; }
 
-# The latent explorer in a real browser: JupyterLab + Debian's Chromium driven by playwright
+# The latent and dynamics explorers in a real browser: JupyterLab + Debian's Chromium driven by playwright
 # (never a downloaded browser). Installs chromium with apt-get when it is missing and we are root;
 # otherwise the test skips with a loud message.
 browser: $(STAMP)
