@@ -5,13 +5,19 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NBVAL_TIMEOUT ?= 300
 NBVAL_FAILURES ?=
+# The stale-notebook guard: 0 warns about what only re-executing the notebooks clears (no run
+# record yet, outputs too large or showing a path); 1 makes those errors too.
+STRICT ?= 0
+# `make notebook-times PROFILE=tiny`: the profile to time (outputs are not kept).
+PROFILE ?= tiny
 
 # Extra arguments for `make lab`, e.g. LAB_ARGS="--no-browser --port=8890".
 LAB_ARGS ?=
 # JupyterLab refuses to start as root (containers, cloud notebooks) without --allow-root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test lint unit nbval notebooks browser clean
+.PHONY: lab test lint unit check-notebooks nbval notebooks notebook-times teaching site \
+	wheelhouse browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +28,16 @@ $(STAMP): pyproject.toml
 lab: $(STAMP)
 	$(BIN)/jupyter lab $(ALLOW_ROOT) $(LAB_ARGS) notebooks/
 
-test: $(STAMP) lint unit nbval browser
+test: $(STAMP) lint unit check-notebooks nbval browser
 
+# ruff reads the notebooks' code cells too.
 lint: $(STAMP)
-	$(BIN)/ruff check ganlab tests
+	$(BIN)/ruff check ganlab tests notebooks
+
+# Committed notebooks that are stale or careless: unexecuted cells, counts out of order, a run
+# record from another ganlab / profile / data version, outputs over 1 MB, paths or user names.
+check-notebooks: $(STAMP)
+	$(BIN)/python -m ganlab.course check $(if $(filter 1,$(STRICT)),--strict)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not browser" tests
@@ -39,7 +51,7 @@ nbval: $(STAMP)
 	|| { $(if $(NBVAL_FAILURES),GANLAB_PROFILE=tiny $(BIN)/python scripts/nbval_failures.py \
 		$(NBVAL_FAILURES)/junit.xml $(NBVAL_FAILURES);) exit 1; }
 
-# The latent explorer in a real browser: JupyterLab + Debian's Chromium driven by playwright
+# The latent and dynamics explorers in a real browser: JupyterLab + Debian's Chromium driven by playwright
 # (never a downloaded browser). Installs chromium with apt-get when it is missing and we are root;
 # otherwise the test skips with a loud message.
 browser: $(STAMP)
@@ -54,14 +66,38 @@ browser: $(STAMP)
 	fi
 	$(BIN)/python -m pytest -q -rs -m browser -p no:cacheprovider tests/test_browser.py
 
-# Re-execute every notebook in the default profile, writing the outputs that get committed.
+# Re-execute every notebook in the default profile, writing the outputs that get committed and
+# each notebook's run record (profile, ganlab and data versions, CPU/GPU, wall time) in its
+# metadata; then the table of times in docs/teaching.md.
 notebooks: $(STAMP)
 	for nb in notebooks/[0-9][0-9]_*.ipynb; do \
-		echo "== $$nb"; start=$$(date +%s); \
-		GANLAB_PROFILE=default $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-			--ExecutePreprocessor.timeout=1200 "$$nb" || exit 1; \
-		echo "   $$(( $$(date +%s) - start )) s"; \
+		$(BIN)/python -m ganlab.course execute --profile default "$$nb" || exit 1; \
 	done
+	$(BIN)/python -m ganlab.course teaching docs/teaching.md
+
+# Time every notebook in PROFILE (tiny, default or full) without keeping its outputs.
+notebook-times: $(STAMP)
+	for nb in notebooks/[0-9][0-9]_*.ipynb; do \
+		$(BIN)/python -m ganlab.course timings --profile $(PROFILE) "$$nb" || exit 1; \
+	done
+	$(BIN)/python -m ganlab.course teaching docs/teaching.md
+
+teaching: $(STAMP)
+	$(BIN)/python -m ganlab.course teaching docs/teaching.md
+
+# The course as static HTML in site/ (offline: MathJax comes from the jupyter-server-mathjax
+# package). Open site/index.html.
+site: $(STAMP)
+	$(BIN)/python -m ganlab.website site
+
+# Every wheel the course needs (setuptools too, to install ganlab itself), for a classroom
+# without internet: `make wheelhouse` on a machine with internet and the classroom's OS and
+# Python, copy the folder, then on each machine:
+#   python3 -m venv .venv && .venv/bin/pip install --no-index --find-links wheelhouse -e '.[dev]'
+# WHEEL_ARGS passes pip options, e.g. an --index-url of CPU-only torch wheels (much smaller).
+WHEEL_ARGS ?=
+wheelhouse: $(STAMP)
+	$(BIN)/python -m pip wheel --wheel-dir wheelhouse $(WHEEL_ARGS) '.[dev]' 'setuptools>=64'
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache runs
+	rm -rf $(VENV) .pytest_cache .ruff_cache runs site

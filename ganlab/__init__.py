@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ganlab.profiles import PROFILES, profile
+from ganlab.profiles import PROFILES, choose_profile, profile
 
 __version__ = "0.1.0"
 
@@ -18,18 +18,24 @@ _SUBMODULES = (
     "checkpoint",
     "cli",
     "config",
+    "course",
     "data",
+    "doctor",
+    "dynamics",
+    "exercises",
+    "latent",
     "layers",
     "losses",
     "metrics",
     "models",
     "presets",
+    "pretrained",
     "training",
     "viz",
     "widgets",
 )
 
-__all__ = ["PROFILES", "profile", "__version__", *_SUBMODULES]
+__all__ = ["PROFILES", "choose_profile", "profile", "__version__", *_SUBMODULES]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,4 @@
-"""Command line: ``ganlab train | sample | info | bench`` (also ``python -m ganlab``).
+"""Command line: ``ganlab train | sample | info | bench | doctor`` (also ``python -m ganlab``).
 
 A thin wrapper over the Python API: every option maps to a field of ``ganlab.config`` or an
 argument of ``ganlab.training.Trainer``. Errors a user can fix (bad options, a damaged run, a full
@@ -26,6 +26,7 @@ EPILOG = """examples:
   ganlab sample pretrained:dcgan_shapes64 --n 1000 --out samples.npz   # raw uint8 images
   ganlab info runs/dcgan
   ganlab bench --json bench.json                                # training speed on this machine
+  ganlab doctor                                                 # is this machine ready? fixes
   torchrun --nproc_per_node=4 -m ganlab train dcgan --out runs/dcgan4   # 4 GPUs, one machine
 """
 
@@ -79,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ganlab", description="Train and sample the GANs of the ganlab course.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,sample,info,bench}")
+    sub = parser.add_subparsers(dest="command", required=True,
+                                metavar="{train,sample,info,bench,doctor}")
 
     t = sub.add_parser("train", help="train a model (or resume a run)", description=RESUME_HELP,
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -99,7 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "64; progan: the target, a power of two)")
     t.add_argument("--loss", choices=("minimax", "nonsaturating", "least_squares", "wgan_gp"),
                    help="override the model's loss")
-    t.add_argument("--amp", choices=("auto", "off", "bf16", "fp16"), help="mixed precision (CUDA)")
+    t.add_argument("--amp", choices=("auto", "off", "bf16", "fp16"),
+                   help="mixed precision: auto (the default: bf16 where the CPU or GPU has it), "
+                   "off, bf16, fp16")
     t.add_argument("--sync-bn", action="store_true", default=None,
                    help="under torchrun on GPUs: BatchNorm statistics over the global batch "
                    "(torch.nn.SyncBatchNorm), not per process")
@@ -142,6 +146,14 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="show a run's config and progress")
     i.add_argument("run_dir", type=Path)
     i.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+    d = sub.add_parser("doctor", help="check this machine for the course; a fix per problem",
+                       description="Check Python, torch and CUDA, the CPU's bf16 support, the "
+                       "ipywidgets front end (blank widgets), the real data sets on disk and the "
+                       "shipped generators. Prints a fix for every problem; exit status 0 when "
+                       "all is well, 1 otherwise.")
+    d.add_argument("--data-root", default="data", help="where real data sets live (default data/)")
+    d.add_argument("--json", action="store_true", help="print machine-readable JSON")
     return parser
 
 
@@ -319,7 +331,7 @@ def load_generator(source: str, device: str = "cpu", ema: bool = True):  # noqa:
     """
     source = str(source)
     if source.startswith(PRETRAINED_PREFIX):
-        from ganlab.widgets import load_pretrained, pretrained_names
+        from ganlab.pretrained import load_pretrained, pretrained_names
 
         name = source[len(PRETRAINED_PREFIX):]
         names = pretrained_names()
@@ -378,11 +390,17 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from ganlab import doctor
+
+    return doctor.main(data_root=args.data_root, as_json=args.json)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = {"train": _train, "sample": _sample, "info": _info,
-               "bench": _bench}[args.command]
+               "bench": _bench, "doctor": _doctor}[args.command]
     from ganlab.checkpoint import CheckpointError, StorageError, storage_error
     from ganlab.training import TrainingDiverged
 

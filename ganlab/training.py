@@ -221,7 +221,7 @@ class Trainer:
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=tc.lr_g, **adam)
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=tc.lr_d, **adam)
 
-        self.amp_dtype = amp_dtype(tc.amp, self.device)
+        self.amp_dtype = autocast_dtype(config, self.device)
         self.scaler = torch.amp.GradScaler(
             "cuda", enabled=self.amp_dtype == torch.float16 and self.device.type == "cuda"
         )
@@ -694,6 +694,20 @@ def _check_fresh_run_dir(out_dir: Path) -> None:
 CHANNELS_LAST = {"cuda": ("dcgan", "progan"), "cpu": ("dcgan", "progan")}
 # Adam's fused kernel (one kernel for all parameters) where it measured faster than foreach.
 FUSED_ADAM_DEVICES = ("cuda",)
+
+
+def autocast_dtype(config: RunConfig, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype a run trains with: :func:`ganlab.hardware.amp_dtype` of
+    ``train.amp``, except that ``auto`` keeps models of 2-D points in fp32 on a CPU.
+
+    Their 128-wide layers are too small for 16-bit products to pay: the casts around each
+    product cost more than it saves, and ``ganlab bench`` measures bf16 slower than fp32 there
+    (the ``vanilla2d`` case). An explicit ``bf16`` is always honoured.
+    """
+    tc = config.train
+    if tc.amp == "auto" and device.type == "cpu" and len(config.arch.image_shape) == 1:
+        return None
+    return amp_dtype(tc.amp, device)
 
 
 def use_channels_last(family: str, device: torch.device) -> bool:

@@ -5,7 +5,7 @@
 #   scripts/train_pretrained.sh dcgan_digits32
 #
 # Each run is trained into runs/pretrained/<name> (resumed if it is already there), then
-# ganlab.widgets.export_pretrained keeps only G (ProGAN: its EMA copy) in float16 with the run's
+# ganlab.pretrained.export_pretrained keeps only G (ProGAN: its EMA copy) in float16 with the run's
 # config, and records the exact command in ganlab/pretrained/manifest.json.
 # OMP_NUM_THREADS=1 because on a small, busy CPU two OpenMP threads that wait for each other
 # are several times slower than one; it changes only the speed. The results match the
@@ -37,7 +37,7 @@ for name in "${NAMES[@]}"; do
   "$PY" - "$out" "$name" "$cmd" "${EMA[$name]}" <<'EOF'
 import sys
 
-from ganlab.widgets import export_pretrained
+from ganlab.pretrained import export_pretrained
 
 run_dir, name, command, ema = sys.argv[1:5]
 path = export_pretrained(run_dir, name, command, ema=ema == "1")

@@ -125,3 +125,39 @@ def unprivileged() -> Iterator[None]:
     finally:
         os.seteuid(0)
         os.setegid(0)
+
+
+# ---------------------------------------------------------------- toy generators, pictures
+TOY_LATENT = 16  # latent size of the toy generators below
+
+
+@pytest.fixture(scope="module")
+def toy_dcgan() -> torch.nn.Module:
+    """A DCGAN generator for 16x16 RGB images, small enough to render in milliseconds."""
+    from ganlab.config import DCGANConfig
+    from ganlab.models import build_generator
+
+    torch.manual_seed(0)
+    return build_generator(DCGANConfig(resolution=16, channels=3, latent_dim=TOY_LATENT,
+                                       g_width=8))
+
+
+@pytest.fixture(scope="module")
+def toy_progan() -> torch.nn.Module:
+    """A ProGAN generator growing 4x4 -> 16x16 (three stages), a few hundred weights wide."""
+    from ganlab.models import build_generator
+    from ganlab.models.progan import ProGANConfig
+
+    torch.manual_seed(0)
+    return build_generator(ProGANConfig(resolution=16, channels=3, latent_dim=TOY_LATENT,
+                                        width=1 / 32, images_per_fade=32, images_per_stable=32,
+                                        batch_sizes=(8,)))
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) of PNG bytes."""
+    import io
+
+    from PIL import Image
+
+    return Image.open(io.BytesIO(data)).size

@@ -78,6 +78,9 @@ def test_quick_bench_report_has_every_field(quick_report: tuple[dict, str]) -> N
     assert "seed 001" in report["reference"] and "BCELoss" in report["reference"]
     peaks = report["matmul_gflop_s"]
     assert peaks["fp32"] > 0 and peaks["bf16"] > 0
+    for precision, rates in report["matmul_paths_gflop_s"].items():
+        assert set(rates) == {"mm", "conv1x1"}  # BLAS and oneDNN on a CPU
+        assert peaks[precision] == max(rates.values())
     names = [c["name"] for c in report["cases"]]
     assert names == ["dcgan16", "progan8", "progan16", "vanilla28", "vanilla2d"]
     for c in report["cases"]:

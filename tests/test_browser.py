@@ -1,10 +1,12 @@
-"""The latent-space notebook in a real browser: JupyterLab + headless Chromium.
+"""The notebooks' explorers in a real browser: JupyterLab + headless Chromium.
 
-Starts JupyterLab on a free localhost port over a temporary copy of the notebooks, opens
-``05_latent_space.ipynb`` in Debian's Chromium driven by Playwright (no browser download), runs
-all cells from the Run menu, moves a principal-direction slider with the keyboard and checks that
-the explorer's picture changed. Run it with ``pytest -m browser tests/test_browser.py`` (``make
-browser``); it needs ``apt-get install chromium`` and ``pip install playwright``.
+Starts JupyterLab on a free localhost port over a temporary copy of the notebooks and opens one
+in Debian's Chromium driven by Playwright (no browser download), then runs all cells from the
+Run menu. In ``05_latent_space.ipynb`` it moves a principal-direction slider with the keyboard
+and checks that the latent explorer's picture changed; in ``01_vanilla_gan.ipynb`` it clicks the
+training-dynamics explorer's *step both* button and checks that the picture changed. Run it with
+``pytest -m browser tests/test_browser.py`` (``make browser``); it needs ``apt-get install
+chromium`` and ``pip install playwright``.
 
 Skips (loudly) only when Chromium or Playwright is not installed.
 """
@@ -28,6 +30,7 @@ from conftest import skip_loudly
 pytestmark = pytest.mark.browser
 
 NOTEBOOK = "05_latent_space.ipynb"
+DYNAMICS_NOTEBOOK = "01_vanilla_gan.ipynb"
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
@@ -41,6 +44,7 @@ SERVER_START_S = 60
 KERNEL_START_S = 60
 RUN_ALL_S = 150  # the whole notebook in the tiny profile, started from the browser
 RERENDER_S = 30
+DYNAMICS_S = 150  # 01 in the tiny profile, up to its explorer; a step clicked meanwhile waits
 
 
 def _skip_loudly(reason: str) -> None:
@@ -82,14 +86,18 @@ def lab(tmp_path):
     """A JupyterLab server over a copy of the notebook; yields (base_url, token)."""
     work = tmp_path / "notebooks"
     work.mkdir()
-    shutil.copy(ROOT / "notebooks" / NOTEBOOK, work / NOTEBOOK)
+    for name in (NOTEBOOK, DYNAMICS_NOTEBOOK):
+        shutil.copy(ROOT / "notebooks" / name, work / name)
     port, token = _free_port(), secrets.token_hex(16)
     env = {**os.environ, "GANLAB_PROFILE": "tiny",
            "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
            "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
            "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
-           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+           # the kernel imports this checkout's ganlab, wherever JupyterLab starts it
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
+                                                       os.environ.get("PYTHONPATH")]))}
     # Start the notebook's kernel without asking, and no news or update pop-ups.
     for extension, plugin, settings in SETTINGS:
         folder = tmp_path / "settings" / extension
@@ -168,8 +176,8 @@ def test_notebook_explorer_in_chromium(browser_tools, lab, tmp_path):
             page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
 
             # The last cell prints the exercise status: the whole notebook has run.
-            page.locator(".jp-OutputArea-output", has_text="exercise 2: not done yet").wait_for(
-                timeout=RUN_ALL_S * 1000)
+            page.locator(".jp-OutputArea-output", has_text="exercise 05.2 (how short the lerp "
+                         "midpoint is): not done yet").wait_for(timeout=RUN_ALL_S * 1000)
             page.screenshot(path=str(shots / "after_run_all.png"))
 
             explorer = page.locator(".ganlab-explorer").first  # dcgan_shapes64's explorer
@@ -200,3 +208,48 @@ def test_notebook_explorer_in_chromium(browser_tools, lab, tmp_path):
     assert png_before[:8] == b"\x89PNG\r\n\x1a\n"
     assert png_after != png_before, "moving the slider did not change the picture"
     assert (shots / "before.png").read_bytes() != (shots / "after.png").read_bytes()
+
+
+def test_dynamics_explorer_steps_in_chromium(browser_tools, lab, tmp_path):
+    executable, sync_playwright = browser_tools
+    base, token = lab
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, headless=True,
+                                    args=CHROMIUM_ARGS, timeout=60_000)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(f"{base}/lab/tree/{DYNAMICS_NOTEBOOK}?token={token}", timeout=60_000)
+            page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=60_000)
+            _wait_for_idle_kernel(base, token)
+            page.wait_for_timeout(1000)  # let the page connect to the kernel
+
+            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+
+            explorer = page.locator(".ganlab-dynamics").first
+            img = explorer.locator("img.ganlab-dynamics-image")
+            img.wait_for(state="visible", timeout=DYNAMICS_S * 1000)
+            explorer.scroll_into_view_if_needed()
+            status = explorer.locator(".ganlab-dynamics-status")
+            status.filter(has_text="0 G steps, 0 D steps").wait_for(timeout=30_000)
+            src_before = img.get_attribute("src")
+            png_before = _image_bytes(img)
+            img.screenshot(path=str(shots / "before.png"))
+
+            explorer.locator("button.ganlab-dynamics-step-button").click()
+            page.wait_for_function(
+                "([el, old]) => el.src !== old", arg=[img.element_handle(), src_before],
+                timeout=DYNAMICS_S * 1000)
+            status.filter(has_text="1 G steps, 1 D steps").wait_for(timeout=30_000)
+            png_after = _image_bytes(img)
+            img.screenshot(path=str(shots / "after.png"))
+        except Exception:
+            page.screenshot(path=str(shots / "failure.png"))
+            print(f"browser screenshots in {shots}", file=sys.stderr)
+            raise
+        finally:
+            browser.close()
+    assert png_before[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png_after != png_before, "stepping the game did not change the picture"

@@ -143,8 +143,8 @@ def test_sample_npz_from_a_run_holds_the_raw_images(dcgan_run: Path, tmp_path: P
 @pytest.mark.parametrize("name", ["dcgan_digits32", "progan_shapes32"])
 def test_sample_a_shipped_generator(name: str, tmp_path: Path,
                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from ganlab.pretrained import load_pretrained
     from ganlab.training import sample_z
-    from ganlab.widgets import load_pretrained
 
     p = load_pretrained(name)
     c, r = p.config.arch.image_shape[0], p.config.arch.resolution

@@ -9,7 +9,7 @@ import torch
 
 from ganlab import hardware
 from ganlab.presets import preset
-from ganlab.training import Trainer, use_channels_last
+from ganlab.training import Trainer, autocast_dtype, use_channels_last
 
 CPU = torch.device("cpu")
 
@@ -144,3 +144,26 @@ def test_channels_last_does_not_change_what_dcgan_computes() -> None:
         torch.testing.assert_close(s0[k], s1[k], rtol=1e-4, atol=1e-5)
     for a, b in zip(w0, w1):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("model, data, expected", [
+    ("dcgan", "shapes", torch.bfloat16), ("progan", "shapes", torch.bfloat16),
+    ("vanilla", "shapes", torch.bfloat16),  # an MLP on images: large products, bf16 pays
+    ("vanilla", "ring8", None), ("lsgan", "ring8", None),  # 2-D points: fp32
+])
+def test_auto_on_a_bf16_cpu_picks_bf16_for_images_and_fp32_for_points(
+        monkeypatch: pytest.MonkeyPatch, model: str, data: str,
+        expected: torch.dtype | None) -> None:
+    monkeypatch.setattr(hardware, "cpu_bf16_units", lambda: ("avx512_bf16",))
+    config = preset(model, data, profile="tiny")
+    assert config.train.amp == "auto"
+    assert autocast_dtype(config, torch.device("cpu")) is expected
+    # an explicit bf16 is honoured for points too; off is fp32 everywhere
+    assert autocast_dtype(config.replace(train__amp="bf16"), torch.device("cpu")) is torch.bfloat16
+    assert autocast_dtype(config.replace(train__amp="off"), torch.device("cpu")) is None
+
+
+def test_auto_without_bf16_units_is_fp32_for_every_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hardware, "cpu_bf16_units", lambda: ())
+    for model, data in (("dcgan", "shapes"), ("vanilla", "ring8")):
+        assert autocast_dtype(preset(model, data, profile="tiny"), torch.device("cpu")) is None

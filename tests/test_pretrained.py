@@ -11,9 +11,10 @@ import shlex
 import pytest
 import torch
 
-from ganlab import widgets as w
+from ganlab import pretrained as pt
 from ganlab.cli import build_parser, config_from_args
 from ganlab.config import RunConfig
+from ganlab.latent import generate
 from ganlab.training import sample_z
 
 EXPECTED = {  # name: (model, data, resolution, channels)
@@ -23,27 +24,27 @@ EXPECTED = {  # name: (model, data, resolution, channels)
 }
 MAX_TOTAL_BYTES = 5_000_000
 
-MANIFEST = json.loads((w.PRETRAINED_DIR / w.MANIFEST_NAME).read_text())["models"]
+MANIFEST = json.loads((pt.PRETRAINED_DIR / pt.MANIFEST_NAME).read_text())["models"]
 
 
 def test_the_course_generators_are_all_there():
-    assert set(EXPECTED) <= set(w.pretrained_names())
+    assert set(EXPECTED) <= set(pt.pretrained_names())
 
 
 def test_total_size_is_small():
-    total = sum((w.PRETRAINED_DIR / info["file"]).stat().st_size for info in MANIFEST.values())
+    total = sum((pt.PRETRAINED_DIR / info["file"]).stat().st_size for info in MANIFEST.values())
     assert total <= MAX_TOTAL_BYTES, f"pretrained weights take {total / 1e6:.1f} MB"
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_file_is_weights_only_and_matches_manifest(name):
     info = MANIFEST[name]
-    path = w.PRETRAINED_DIR / info["file"]
+    path = pt.PRETRAINED_DIR / info["file"]
     data = path.read_bytes()
     assert hashlib.sha256(data).hexdigest() == info["sha256"]
     assert len(data) == info["bytes"]
     state = torch.load(path, map_location="cpu", weights_only=True)
-    assert state["format"] == w.PRETRAINED_FORMAT
+    assert state["format"] == pt.PRETRAINED_FORMAT
     assert set(state) == {"format", "version", "config", "G", "step", "images_seen"}
     assert state["step"] == info["step"] and state["images_seen"] == info["images_seen"]
     config = RunConfig.from_dict(state["config"])
@@ -68,7 +69,7 @@ def config_of_command(command: str) -> RunConfig:
 def test_recorded_command_builds_the_stored_config(name):
     """Re-running the manifest's command trains exactly this configuration."""
     info = MANIFEST[name]
-    state = torch.load(w.PRETRAINED_DIR / info["file"], map_location="cpu", weights_only=True)
+    state = torch.load(pt.PRETRAINED_DIR / info["file"], map_location="cpu", weights_only=True)
     stored = RunConfig.from_dict(state["config"])
     expected = config_of_command(info["command"])
     hint = (f"the presets behind `{info['command']}` changed since {info['file']} was trained; "
@@ -84,12 +85,12 @@ def test_recorded_command_builds_the_stored_config(name):
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_loads_as_float32_and_generates_images(name):
-    p = w.load_pretrained(name)
+    p = pt.load_pretrained(name)
     assert not p.G.training
     assert all(t.dtype == torch.float32 for t in p.G.parameters())
     _, _, resolution, channels = EXPECTED[name]
     z = sample_z(8, p.config.arch.latent_dim, seed=0)
-    x = w.generate(p.G, z)
+    x = generate(p.G, z)
     assert x.shape == (8, channels, resolution, resolution)
     assert torch.isfinite(x).all()
     # A trained G: different seeds give different pictures, not one blob or noise of zeros.
@@ -103,4 +104,22 @@ def test_loads_as_float32_and_generates_images(name):
 
 def test_unknown_name_lists_the_available_ones():
     with pytest.raises(ValueError, match="dcgan_digits32"):
-        w.load_pretrained("stylegan_ffhq")
+        pt.load_pretrained("stylegan_ffhq")
+
+
+def test_the_files_are_package_data():
+    """A non-editable install ships what pyproject's package-data names: every file the manifest
+    lists, and the manifest itself, must match a glob of the ganlab.pretrained package."""
+    import fnmatch
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    block = re.search(r"^\[tool\.setuptools\.package-data\]\n(.*?)(?:^\[|\Z)", text, re.M | re.S)
+    assert block, "pyproject.toml has no [tool.setuptools.package-data]"
+    line = re.search(r'^"?ganlab\.pretrained"?\s*=\s*\[(.*?)\]', block.group(1), re.M)
+    assert line, "no package-data entry for ganlab.pretrained"
+    globs = re.findall(r'"([^"]+)"', line.group(1))
+    names = [info["file"] for info in MANIFEST.values()] + [pt.MANIFEST_NAME]
+    for name in names:
+        assert any(fnmatch.fnmatch(name, g) for g in globs), f"{name} would not be installed"

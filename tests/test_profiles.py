@@ -41,6 +41,42 @@ def test_unknown_profile_lists_valid_names(monkeypatch: pytest.MonkeyPatch) -> N
         assert name in message
 
 
+@pytest.mark.parametrize(("gpu", "expected"), [(True, "full"), (False, "default")])
+def test_choose_profile_without_the_variable_follows_the_hardware(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], gpu: bool,
+        expected: str) -> None:
+    monkeypatch.setenv("GANLAB_PROFILE", "")  # unset; and restored after the test
+    assert ganlab.choose_profile(gpu=gpu) == expected
+    said = capsys.readouterr().out
+    assert f"profile {expected!r}" in said and "is unset" in said
+    assert ("a CUDA GPU" in said) == gpu
+    # Written back, so presets and later profile() calls in the kernel agree.
+    assert os.environ["GANLAB_PROFILE"] == expected == ganlab.profile()
+
+
+@pytest.mark.parametrize("name", VALID)
+def test_choose_profile_keeps_a_given_profile(monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str],
+                                              name: str) -> None:
+    monkeypatch.setenv("GANLAB_PROFILE", name)
+    assert ganlab.choose_profile(gpu=True) == name  # tiny stays tiny on a GPU
+    assert f"profile {name!r} (from $GANLAB_PROFILE" in capsys.readouterr().out
+
+
+def test_choose_profile_detects_the_gpu_with_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    monkeypatch.setenv("GANLAB_PROFILE", "")  # unset; and restored after the test
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert ganlab.choose_profile(announce=False) == "full"
+
+
+def test_choose_profile_rejects_an_unknown_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GANLAB_PROFILE", "huge")
+    with pytest.raises(ValueError, match="valid profiles are tiny, default, full"):
+        ganlab.choose_profile()
+
+
 # Measured inside a fresh interpreter, so nothing this test session imported can hide a cost.
 _IMPORT_PROBE = """
 import json, sys, time

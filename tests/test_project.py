@@ -90,12 +90,34 @@ def _steps() -> list[dict]:
     return steps
 
 
-def test_workflow_runs_make_test_on_python_311() -> None:
-    steps = _steps()
-    assert any(re.search(r"(^|\s)make test\b", str(s.get("run", ""))) for s in steps)
-    setups = [s for s in steps if str(s.get("uses", "")).startswith("actions/setup-python")]
-    assert setups, "no actions/setup-python step"
-    assert all(str(s.get("with", {}).get("python-version")) == "3.11" for s in setups)
+def _python_versions(job: dict, step: dict) -> list[str]:
+    """The Python versions a setup-python step gets: its own, or its job's matrix entries."""
+    given = str(step.get("with", {}).get("python-version", ""))
+    match = re.fullmatch(r"\$\{\{\s*matrix\.([\w-]+)\s*\}\}", given)
+    if match:
+        return [str(v) for v in job.get("strategy", {}).get("matrix", {}).get(match.group(1), [])]
+    return [given]
+
+
+def _minor(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")[:2]
+    return int(major), int(minor)
+
+
+def test_workflow_runs_make_test_on_311_and_a_newer_python() -> None:
+    for path, flow in _workflows():
+        for name, job in flow["jobs"].items():
+            steps = job.get("steps", [])
+            if not any(re.search(r"(^|\s)make test\b", str(s.get("run", ""))) for s in steps):
+                continue
+            setups = [s for s in steps if str(s.get("uses", "")).startswith("actions/setup-python")]
+            assert setups, f"{path.name}: job {name} runs make test without actions/setup-python"
+            versions = [v for s in setups for v in _python_versions(job, s)]
+            assert "3.11" in versions, f"{path.name}: job {name} tests on {versions}, not 3.11"
+            assert any(_minor(v) > (3, 11) for v in versions), (
+                f"{path.name}: job {name} tests only on {versions}; add a newer Python")
+            return
+    raise AssertionError("no workflow job runs `make test`")
 
 
 def test_workflow_caches_pip() -> None:
@@ -141,8 +163,13 @@ def test_readme_gives_the_two_commands() -> None:
 
 def test_makefile_has_the_documented_targets() -> None:
     makefile = (ROOT / "Makefile").read_text()
-    for target in ("lab", "test", "lint", "unit", "nbval"):
+    for target in ("lab", "test", "lint", "unit", "nbval", "check-notebooks", "notebooks",
+                   "notebook-times", "site", "wheelhouse"):
         assert re.search(rf"^{target}:", makefile, re.M), f"Makefile has no {target} target"
+    test_line = re.search(r"^test:(.*)$", makefile, re.M).group(1).split()
+    assert "check-notebooks" in test_line, "make test must run the stale-notebook guard"
+    assert re.search(r"^\s+\$\(BIN\)/ruff check .*\bnotebooks\b", makefile, re.M), (
+        "make lint must run ruff on the notebooks")
 
 
 # ---------------------------------------------------------------- make lab, for real
@@ -233,3 +260,44 @@ def test_make_lab_adds_allow_root_only_for_root(public_dir: Path) -> None:
     finally:
         log = _stop(proc)
     assert proc.returncode != 0 and "--allow-root" in log, log
+
+
+# ---------------------------------------------------------------- Colab: the repository URL
+def _repository(pyproject: dict) -> str:
+    if tomllib is None:
+        text = (ROOT / "pyproject.toml").read_text()
+        return re.search(r'^Repository\s*=\s*"([^"]+)"', text, re.M).group(1)
+    return pyproject["project"]["urls"]["Repository"]
+
+
+def _first_code_cell(path: Path) -> str:
+    import json
+
+    nb = json.loads(path.read_text())
+    cell = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    return "".join(cell["source"])
+
+
+def test_first_code_cells_install_from_the_repository_and_choose_a_profile(
+        pyproject: dict) -> None:
+    url = _repository(pyproject)
+    notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert notebooks
+    for path in notebooks:
+        code = _first_code_cell(path)
+        assert f'REPOSITORY = "{url}"' in code, f"{path.name}: first cell installs from elsewhere"
+        assert re.search(r"^\s+%pip install .*git\+\{REPOSITORY\}", code, re.M), path.name
+        assert "google.colab" in code, f"{path.name}: install only in Colab"
+        assert "ganlab.choose_profile()" in code, path.name
+        first_from = code.find("from ganlab")
+        assert first_from == -1 or code.index("import ganlab") < first_from, (
+            f"{path.name}: ganlab is imported before the cell makes sure it is installed")
+
+
+def test_readme_has_a_colab_badge_per_notebook(pyproject: dict) -> None:
+    url = _repository(pyproject)
+    owner_repo = url.removeprefix("https://github.com/")
+    readme = (ROOT / "README.md").read_text()
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        link = f"colab.research.google.com/github/{owner_repo}/blob/main/notebooks/{path.name}"
+        assert link in readme, f"README has no Colab badge for {path.name}"
