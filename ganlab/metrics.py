@@ -1,15 +1,16 @@
-"""Sample-quality metrics that need no pretrained network.
+"""Sample-quality metrics whose networks ganlab trains itself (no downloaded weights).
 
 Shape recognition on the ``shapes`` data set (:func:`shape_recognition`): the share of samples
 that a small classifier, trained here on real shapes, calls a clean circle, square or triangle.
 
 Digit recognition on MNIST-like samples (:func:`digit_recognition`): a small CNN, the *digit
-judge*, trained deterministically on 4,000 of the 5,000 ``mnist-5k`` digits (cached on disk),
-reports the share of samples it reads as one digit with confidence >= 0.9, how many of the ten
-digits get >= 3% of those, and the KL divergence of their class histogram from uniform. Both
-classifiers expose ``features(x)``, their penultimate activations (N, F), for distances between
-feature distributions. :func:`digit_calibration` and :func:`shape_calibration` say what the
-numbers mean: they score held-out real images, blurred ones and noise.
+judge*, trained deterministically on 4,000 of the 5,000 ``mnist-5k`` digits (shipped in
+``ganlab/judges/``), reports the share of samples it reads as one digit with confidence >= 0.9,
+how many of the ten digits get >= 3% of those, and the KL divergence of their class histogram
+from uniform. Both classifiers expose ``features(x)``, their penultimate activations (N, F), for
+distances between feature distributions. :func:`digit_calibration` and
+:func:`shape_calibration` say what the numbers mean: they score held-out real images, blurred
+ones and noise.
 
 Mode coverage on the 2-D Gaussian mixtures, measured as VEEGAN (Srivastava et al., 2017) and
 PacGAN (Lin et al., 2018) report it: a sample is *high quality* if it lies within 3 standard
