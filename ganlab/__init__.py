@@ -19,6 +19,7 @@ _SUBMODULES = (
     "cli",
     "config",
     "data",
+    "evaluation",
     "layers",
     "losses",
     "metrics",
