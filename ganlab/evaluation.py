@@ -556,89 +556,122 @@ def _featurise(net: nn.Module, resolution: int | None, x: torch.Tensor,
     return torch.cat(feats), how
 
 
-def evaluate(samples: torch.Tensor, data: Any, n: int | None = None, seed: int = 0,
-             feature_net: nn.Module | None = None, reference: str | None = None,
-             features_name: str | None = None) -> Evaluation:
-    """Score ``samples`` (images (N, C, R, R) in [-1, 1], or 2-D points (N, 2)) against the data
-    set ``data`` (a :class:`ganlab.data.TensorData`, normally the generator's training set).
+class Evaluator:
+    """Scores sample sets against one data set ``data`` (a :class:`ganlab.data.TensorData`,
+    normally the generator's training set); the real side (features, SWD reference patches, the
+    floors) is computed once, so scoring many snapshots of a run costs only their own features.
 
     Splits of ``data``: reference ``[0, n)``; floor ``[n, 2n)``, a disjoint real half scored
     exactly like the samples. The copy test measures distances to the training set without the
     floor half, whose first half serves as held-out real data and whose second half is the
     floor's "samples". Images are scored in the feature space of ``feature_net`` (any module with
-    ``features(x)``; default: the data set's judge in :data:`JUDGES`), and with SWD on pixels
-    (16x16 and up); 2-D points in their own coordinates, plus mode coverage.
+    ``features(x)``, and optionally a ``resolution`` to resize to; default: the data set's judge
+    in :data:`JUDGES`) and with SWD on pixels (16x16 and up); 2-D points in their own
+    coordinates, plus mode coverage when ``data`` is a Gaussian mixture.
     """
+
+    def __init__(self, data: Any, n: int | None = None, seed: int = 0,
+                 feature_net: nn.Module | None = None, reference: str | None = None,
+                 features_name: str | None = None) -> None:
+        from ganlab.data import TensorData
+
+        if not isinstance(data, TensorData):
+            raise TypeError(f"data must be a ganlab.data.TensorData (ganlab.data.load(...)), got "
+                            f"{type(data).__name__}")
+        most = len(data) // 2
+        n = min(most, 1000) if n is None else n
+        if isinstance(n, bool) or not isinstance(n, int) or not 10 <= n <= most:
+            raise ValueError(f"n={n!r} samples cannot be scored against {data.name!r}: it has "
+                             f"{len(data)} examples, split into a reference and a disjoint floor "
+                             f"half, so n must lie in [10, {most}]")
+        self.data, self.n, self.seed = data, n, seed
+        self.points = len(data.shape) == 1
+        real = data.tensors(2 * n).cpu().float()
+        ref, floor = real[:n], real[n:]
+        train = torch.cat([data.data[:n], data.data[2 * n:]]).cpu()  # all but the floor half
+        shape = "x".join(map(str, data.shape))
+        reference = reference or f"{data.name} {shape} ({len(data)} examples)"
+        where = f"{reference} [0, {n}) (floor [{n}, {2 * n}))"
+        if self.points:
+            self.net, self.resolution = None, None
+            f_ref, f_floor, f_train = ref.double(), floor.double(), _as_float(train).double()
+            self.protocol = Protocol(n, where, features_name or "the points themselves", "-",
+                                     "none", seed)
+        else:
+            if feature_net is None:
+                judge = judge_for(data.name)
+                net, resolution, features_name = judge.build(), judge.resolution, judge.name
+            else:
+                net, resolution = feature_net, getattr(feature_net, "resolution", None)
+                features_name = features_name or type(feature_net).__name__
+            self.net, self.resolution = net, resolution
+            (f_ref, resize), (f_floor, _), (f_train, _) = (
+                _featurise(net, resolution, x) for x in (ref, floor, train))
+            self.protocol = Protocol(n, where, features_name,
+                                     getattr(net, "sha", None) or weights_hash(net),
+                                     getattr(net, "resize", resize), seed)
+        self._ref, self._train, self._held = f_ref, f_train, f_floor[: n // 2]
+        self._swd_ref = None
+        if not self.points and swd_resolutions(data.shape[-1]):
+            self._swd_ref = swd_descriptors(ref, seed)
+        self.floors, floor_details = self._score(floor, f_floor, f_floor[n // 2:])
+        self._floor_details = {f"{k}_floor": v for k, v in floor_details.items()}
+
+    def _score(self, x: torch.Tensor, f_x: torch.Tensor,
+               f_copy: torch.Tensor) -> tuple[dict[str, float], dict[str, Any]]:
+        scores: dict[str, float] = {}
+        details: dict[str, Any] = {}
+        scores["FD"] = frechet_distance(self._ref, f_x)
+        k_mean, k_std = kid(self._ref, f_x, seed=self.seed)
+        scores["KIDx1e3"], details["KIDx1e3_std"] = 1e3 * k_mean, 1e3 * k_std
+        scores["density"], scores["coverage"] = density_coverage(self._ref, f_x)
+        if self._swd_ref is not None:
+            levels = _swd_from(self._swd_ref, swd_descriptors(x, self.seed), x.shape[-1],
+                               self.seed, SWDSettings())
+            scores["SWDx1e3"], details["SWDx1e3_levels"] = levels["avg"], levels
+        scores["copyZ"] = data_copying(self._train, self._held, f_copy)
+        if self.points and self.data.mixture is not None:
+            from ganlab.metrics import mode_coverage
+
+            cov = mode_coverage(x, self.data.mixture)
+            scores["modes"], scores["HQ%"] = cov.modes_captured, 100 * cov.high_quality
+        return scores, details
+
+    def __call__(self, samples: torch.Tensor) -> Evaluation:
+        """Scores of the first n ``samples`` (images (N, C, R, R) in [-1, 1] or points (N, 2))."""
+        _check_samples(samples, self.data)
+        if samples.shape[0] < self.n:
+            raise ValueError(f"n={self.n} but only {samples.shape[0]} samples were given")
+        fake = _as_float(samples[: self.n])
+        if not torch.isfinite(fake).all():
+            raise ValueError("the samples contain NaN or inf: the generator has diverged")
+        f_fake = (fake.double() if self.points
+                  else _featurise(self.net, self.resolution, fake)[0])
+        scores, details = self._score(fake, f_fake, f_fake)
+        return Evaluation(self.protocol, scores, dict(self.floors),
+                          {**details, **self._floor_details})
+
+
+def _check_samples(samples: Any, data: Any) -> None:
+    shape = data.shape
+    if not isinstance(samples, torch.Tensor) or tuple(samples.shape[1:]) != shape:
+        got = tuple(samples.shape) if isinstance(samples, torch.Tensor) else type(samples).__name__
+        raise ValueError(f"expected samples of shape (N, {', '.join(map(str, shape))}) like the "
+                         f"data set {data.name!r}, got {got}")
+
+
+def evaluate(samples: torch.Tensor, data: Any, n: int | None = None, seed: int = 0,
+             feature_net: nn.Module | None = None, reference: str | None = None,
+             features_name: str | None = None) -> Evaluation:
+    """Score ``samples`` against the data set ``data``: ``Evaluator(data, ...)(samples)`` (see
+    :class:`Evaluator` for the splits); n defaults to min(len(samples), len(data) // 2, 1000)."""
     from ganlab.data import TensorData
 
-    if not isinstance(data, TensorData):
-        raise TypeError(f"data must be a ganlab.data.TensorData (ganlab.data.load(...)), got "
-                        f"{type(data).__name__}")
-    if not isinstance(samples, torch.Tensor) or tuple(samples.shape[1:]) != data.shape:
-        got = tuple(samples.shape) if isinstance(samples, torch.Tensor) else type(samples).__name__
-        raise ValueError(f"expected samples of shape (N, {', '.join(map(str, data.shape))}) like "
-                         f"the data set {data.name!r}, got {got}")
-    most = len(data) // 2
-    if n is None:
-        n = min(samples.shape[0], most, 1000)
-    if not 10 <= n <= most:
-        raise ValueError(f"n={n} samples cannot be scored against {data.name!r}: it has "
-                         f"{len(data)} examples, split into a reference and a disjoint floor "
-                         f"half, so n must lie in [10, {most}]")
-    if samples.shape[0] < n:
-        raise ValueError(f"n={n} but only {samples.shape[0]} samples were given")
-    fake = _as_float(samples[:n])
-    if not torch.isfinite(fake).all():
-        raise ValueError("the samples contain NaN or inf: the generator has diverged")
-    real = data.tensors(2 * n).cpu().float()
-    ref, floor = real[:n], real[n:]
-    train = torch.cat([data.data[:n], data.data[2 * n:]]).cpu()  # all but the floor half
-    reference = reference or f"{data.name} {'x'.join(map(str, data.shape))} ({len(data)} examples)"
-    split = f"[0, {n}) (floor [{n}, {2 * n}))"
-    points = fake.ndim == 2
-    details: dict[str, Any] = {}
-    if points:
-        f_ref, f_fake, f_floor = ref.double(), fake.double(), floor.double()
-        f_train = _as_float(train).double()
-        proto = Protocol(n, f"{reference} {split}", features_name or "the points themselves",
-                         "-", "none", seed)
-    else:
-        if feature_net is None:
-            judge = judge_for(data.name)
-            net, resolution, features_name = judge.build(), judge.resolution, judge.name
-        else:
-            net, resolution = feature_net, getattr(feature_net, "resolution", None)
-            features_name = features_name or type(feature_net).__name__
-        (f_ref, resize), (f_fake, _), (f_floor, _), (f_train, _) = (
-            _featurise(net, resolution, x) for x in (ref, fake, floor, train))
-        resize = getattr(net, "resize", resize)
-        sha = getattr(net, "sha", None) or weights_hash(net)
-        proto = Protocol(n, f"{reference} {split}", features_name, sha, resize, seed)
-    f_held, f_floor_fake = f_floor[: n // 2], f_floor[n // 2:]
-    scores: dict[str, float] = {}
-    floors: dict[str, float] = {}
-    for key, target, f_x in (("scores", scores, f_fake), ("floors", floors, f_floor)):
-        target["FD"] = frechet_distance(f_ref, f_x)
-        k_mean, k_std = kid(f_ref, f_x, seed=seed)
-        target["KIDx1e3"] = 1e3 * k_mean
-        details[f"KIDx1e3_std_{key}"] = 1e3 * k_std
-        target["density"], target["coverage"] = density_coverage(f_ref, f_x)
-    if not points and swd_resolutions(fake.shape[-1]):
-        d_ref = swd_descriptors(ref, seed)
-        for key, target, x in (("scores", scores, fake), ("floors", floors, floor)):
-            per_level = _swd_from(d_ref, swd_descriptors(x, seed), fake.shape[-1], seed,
-                                  SWDSettings())
-            target["SWDx1e3"] = per_level["avg"]
-            details[f"SWDx1e3_levels_{key}"] = per_level
-    scores["copyZ"] = data_copying(f_train, f_held, f_fake)
-    floors["copyZ"] = data_copying(f_train, f_held, f_floor_fake)
-    if points and data.mixture is not None:
-        from ganlab.metrics import mode_coverage
-
-        for target, x in ((scores, fake), (floors, floor)):
-            cov = mode_coverage(x, data.mixture)
-            target["modes"], target["HQ%"] = cov.modes_captured, 100 * cov.high_quality
-    return Evaluation(proto, scores, floors, details)
+    if isinstance(data, TensorData):
+        _check_samples(samples, data)  # before the real side is computed
+        if n is None:
+            n = min(samples.shape[0], len(data) // 2, 1000)
+    return Evaluator(data, n, seed, feature_net, reference, features_name)(samples)
 
 
 # ------------------------------------------------------------------------ runs and pretrained
