@@ -131,6 +131,8 @@ def kid(real: torch.Tensor, fake: torch.Tensor, num_subsets: int = 100,
     m = min(subset_size, real.shape[0], fake.shape[0])
     if m < 2:
         raise ValueError(f"KID needs subsets of at least 2 samples, got subset_size={subset_size}")
+    if m == real.shape[0] == fake.shape[0]:  # every subset is the whole of both sets
+        return mmd2_unbiased(fake, real), 0.0
     gen = torch.Generator().manual_seed(seed)
     values = []
     for _ in range(num_subsets):
@@ -435,9 +437,10 @@ def extract_features(net: nn.Module, images: torch.Tensor, batch_size: int = 256
 # ------------------------------------------------------------------------ Inception (optional)
 INCEPTION_HELP = (
     "Inception FID/KID need the optional packages (pip install -e '.[inception]': torchmetrics "
-    "and torch-fidelity) and the FID Inception weights as a file you download once yourself, "
-    "pt_inception-2015-12-05-6726825d.pth from the torch-fidelity releases on GitHub "
-    "(github.com/toshas/torch-fidelity/releases, tag v0.2.0); ganlab never downloads it"
+    "and torch-fidelity) and the FID Inception weights as a file you download once yourself: "
+    "weights-inception-2015-12-05-6726825d.pth, from release v0.2.0 of torch-fidelity on GitHub "
+    "(toshas/torch-fidelity; the address is torch_fidelity.feature_extractor_inceptionv3."
+    "URL_INCEPTION_V3). ganlab never downloads it"
 )
 
 

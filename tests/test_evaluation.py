@@ -385,7 +385,7 @@ def test_register_judge_plugs_a_network_in(monkeypatch, judge16) -> None:
 
 
 def test_inception_needs_a_weights_file_and_never_downloads(tmp_path, monkeypatch) -> None:
-    with pytest.raises(FileNotFoundError, match="pt_inception-2015-12-05.*never downloads"):
+    with pytest.raises(FileNotFoundError, match="weights-inception-2015-12-05.*never downloads"):
         evaluation.inception_network(tmp_path / "missing.pth")
     weights = tmp_path / "w.pth"
     weights.write_bytes(b"x")
