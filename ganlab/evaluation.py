@@ -401,7 +401,7 @@ def weights_hash(module: nn.Module) -> str:
     for name, t in module.state_dict().items():
         t = t.detach().cpu().contiguous()
         h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()[:12]
 
 
@@ -537,8 +537,8 @@ class Evaluation:
 def _fmt(v: float | None) -> str:
     if v is None:
         return "-"
-    if float(v).is_integer() and abs(v) < 1e6:
-        return f"{int(v)}"
+    if isinstance(v, int):  # counts (modes)
+        return str(v)
     return f"{v:.3f}" if abs(v) < 1000 else f"{v:.4g}"
 
 
