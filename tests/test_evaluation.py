@@ -306,7 +306,7 @@ def test_real_scores_far_better_than_noise_and_one_repeated_image(shapes16, judg
         assert r.scores["KIDx1e3"] > 10 * max(real["KIDx1e3"], 1.0), (name, r.scores, real)
         assert r.scores["coverage"] < 0.5 * real["coverage"], (name, r.scores, real)
         assert r.scores["SWDx1e3"] > 2 * real["SWDx1e3"], (name, r.scores, real)
-    assert bad["repeated"].scores["coverage"] <= 0.05
+    assert bad["repeated"].scores["coverage"] <= 0.1
     # Real samples score about like the floor (another real half of the same size).
     assert real["FD"] < 3 * real_result.floors["FD"] + 1
     assert abs(real["copyZ"]) < 4 and abs(real_result.floors["copyZ"]) < 4
@@ -353,7 +353,8 @@ def test_one_mode_generator_on_ring8_scores_one_mode() -> None:
     r = evaluate(one, ring, n=1000)
     assert r.scores["modes"] == 1 and r.floors["modes"] == 8
     assert r.scores["coverage"] < 0.2 < 0.8 < r.floors["coverage"]
-    assert r.scores["density"] > 1.5  # every sample crowds into one mode's neighbourhoods
+    # Each sample is as realistic as real data (density ~1), but they reach one mode of eight.
+    assert 0.7 < r.scores["density"] < 1.4
     assert "points themselves" in str(r.protocol)
     assert "SWDx1e3" not in r.scores
 
