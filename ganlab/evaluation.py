@@ -459,7 +459,10 @@ class InceptionFeatures(nn.Module):
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
         x8 = ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-        return self.net(x8).reshape(x.shape[0], -1)
+        out = self.net(x8)
+        if isinstance(out, (tuple, list)):  # some torchmetrics versions return the feature tuple
+            out = out[0]
+        return out.reshape(x.shape[0], -1)
 
 
 def inception_network(weights: str | os.PathLike) -> InceptionFeatures:
