@@ -545,6 +545,11 @@ def _fmt(v: float | None) -> str:
     return f"{v:.3f}" if abs(v) < 1000 else f"{v:.4g}"
 
 
+def _attr(obj: Any, name: str, kind: type) -> Any:
+    value = getattr(obj, name, None)
+    return value if isinstance(value, kind) and not isinstance(value, bool) else None
+
+
 def _as_float(x: torch.Tensor) -> torch.Tensor:
     if x.dtype == torch.uint8:
         return x.float().div(127.5).sub(1.0)
@@ -608,14 +613,15 @@ class Evaluator:
                 judge = judge_for(data.name)
                 net, resolution, features_name = judge.build(), judge.resolution, judge.name
             else:
-                net, resolution = feature_net, getattr(feature_net, "resolution", None)
+                net, resolution = feature_net, _attr(feature_net, "resolution", int)
                 features_name = features_name or type(feature_net).__name__
             self.net, self.resolution = net, resolution
             (f_ref, resize), (f_floor, _), (f_train, _) = (
                 _featurise(net, resolution, x) for x in (ref, floor, train))
+            # A network may name its own weights and resize (InceptionFeatures does).
             self.protocol = Protocol(n, where, features_name,
-                                     getattr(net, "sha", None) or weights_hash(net),
-                                     getattr(net, "resize", resize), seed)
+                                     _attr(net, "sha", str) or weights_hash(net),
+                                     _attr(net, "resize", str) or resize, seed)
         self._ref, self._train, self._held = f_ref, f_train, f_floor[: n // 2]
         self._swd_ref = None
         if not self.points and swd_resolutions(data.shape[-1]):
