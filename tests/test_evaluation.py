@@ -393,3 +393,34 @@ def test_inception_needs_a_weights_file_and_never_downloads(tmp_path, monkeypatc
     monkeypatch.setitem(sys.modules, "torchmetrics.image.fid", None)  # as if not installed
     with pytest.raises(ImportError, match=r"\.\[inception\]"):
         evaluation.inception_network(weights)
+
+
+def test_inception_features_come_from_the_given_file(tmp_path, monkeypatch) -> None:
+    # Real Inception weights cannot be fetched here (and never are): random weights in the real
+    # layout check the plumbing, that nothing is downloaded, and what the protocol records.
+    import hashlib
+
+    import torch_fidelity.feature_extractor_inceptionv3 as tfi
+    from torchmetrics.image.fid import NoTrainInceptionV3
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("tried to download Inception weights")
+
+    monkeypatch.setattr(tfi, "load_state_dict_from_url", no_download)
+    empty = tmp_path / "empty.pth"
+    torch.save({}, empty)
+    with monkeypatch.context() as m:  # build the layout once without loading anything
+        m.setattr(tfi.FeatureExtractorInceptionV3, "load_state_dict",
+                  lambda self, state, strict=True: None)
+        torch.manual_seed(0)
+        layout = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"],
+                                    feature_extractor_weights_path=str(empty))
+    weights = tmp_path / "random-inception.pth"
+    torch.save(layout.state_dict(), weights)
+    net = evaluation.inception_network(weights)
+    assert net.sha == hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
+    rgb = data.shapes(16, 2, seed=0).data
+    f = evaluation.extract_features(net, rgb)
+    assert f.shape == (2, 2048) and torch.isfinite(f).all()
+    gray = rgb.mean(dim=1, keepdim=True)
+    assert evaluation.extract_features(net, gray).shape == (2, 2048)
