@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -269,9 +270,10 @@ def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, repeats: int = 4,
     for _ in range(repeats):
         dirs = torch.randn(a.shape[1], directions, generator=gen)
         dirs = (dirs / dirs.norm(dim=0, keepdim=True)).to(a)
-        pa = (a @ dirs).sort(dim=0).values
-        pb = (b @ dirs).sort(dim=0).values
-        results.append((pa - pb).abs().mean().item())
+        # Projections (directions, P), sorted along P by NumPy (about twice torch's CPU speed).
+        pa = np.sort((dirs.T @ a.T).cpu().numpy(), axis=1)
+        pb = np.sort((dirs.T @ b.T).cpu().numpy(), axis=1)
+        results.append(float(np.abs(pa - pb).mean()))
     return sum(results) / len(results)
 
 
