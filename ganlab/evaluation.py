@@ -706,6 +706,12 @@ def load_generator(source: str | os.PathLike, device: str = "cpu") -> tuple[Any,
         return p.config, p.G
     from ganlab.training import load_run
 
+    if not Path(source).exists():
+        from ganlab.widgets import pretrained_names
+
+        raise ValueError(f"{source} does not exist: evaluate a run directory (made by ganlab "
+                         f"train) or a shipped generator, "
+                         f"{', '.join(PRETRAINED_PREFIX + p for p in pretrained_names())}")
     run = load_run(source, device=device)
     return run.config, run.G
 
