@@ -117,16 +117,25 @@ def mmd2_unbiased(x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def kid(real: torch.Tensor, fake: torch.Tensor, num_subsets: int = 100,
-        subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
+        subset_size: int = 1000, seed: int = 0, rescale: bool = True) -> tuple[float, float]:
     """Kernel distance (Bińkowski et al., 2018): mean and std of the unbiased polynomial-kernel
     MMD² over ``num_subsets`` random subsets of ``min(subset_size, N)`` samples from each set.
 
     As the KID paper's code, each subset is drawn without replacement, independently of the
     others. Unbiased: on two samples of one distribution its expectation is 0 (single values can
     be negative). With N <= subset_size every subset is the whole set (std 0, order invariant).
+
+    ``rescale`` divides both sets by the root-mean-square value of the *real* features first.
+    The cubic kernel ``(x·y/D + 1)³`` was made for Inception's pool features, whose x·y/D is of
+    order 1; a judge's ReLU features can be ten times larger, and their cubes would swamp the
+    estimate with noise. One scale for both sets, taken from the real one, changes no ranking;
+    being estimated, it adds a bias of order 1/N (``rescale=False`` is exactly unbiased).
     """
     real, fake = _features(real, "real"), _features(fake, "fake")
     _same_dim(real, fake)
+    if rescale:
+        rms = real.pow(2).mean().sqrt().clamp(min=1e-12)
+        real, fake = real / rms, fake / rms
     if num_subsets < 1:
         raise ValueError(f"num_subsets must be >= 1, got {num_subsets}")
     m = min(subset_size, real.shape[0], fake.shape[0])
@@ -579,13 +588,14 @@ class Evaluator:
     floor half, whose first half serves as held-out real data and whose second half is the
     floor's "samples". Images are scored in the feature space of ``feature_net`` (any module with
     ``features(x)``, and optionally a ``resolution`` to resize to; default: the data set's judge
-    in :data:`JUDGES`) and with SWD on pixels (16x16 and up); 2-D points in their own
-    coordinates, plus mode coverage when ``data`` is a Gaussian mixture.
+    in :data:`JUDGES`) and with SWD on pixels (16x16 and up; ``swd=False`` skips it, the
+    slowest metric); 2-D points in their own coordinates, plus mode coverage when ``data`` is a
+    Gaussian mixture.
     """
 
     def __init__(self, data: Any, n: int | None = None, seed: int = 0,
                  feature_net: nn.Module | None = None, reference: str | None = None,
-                 features_name: str | None = None) -> None:
+                 features_name: str | None = None, swd: bool = True) -> None:
         from ganlab.data import TensorData
 
         if not isinstance(data, TensorData):
@@ -626,7 +636,7 @@ class Evaluator:
                                      _attr(net, "resize", str) or resize, seed)
         self._ref, self._train, self._held = f_ref, f_train, f_floor[: n // 2]
         self._swd_ref = None
-        if not self.points and swd_resolutions(data.shape[-1]):
+        if swd and not self.points and swd_resolutions(data.shape[-1]):
             self._swd_ref = swd_descriptors(ref, seed)
         self.floors, floor_details = self._score(floor, f_floor, f_floor[n // 2:])
         self._floor_details = {f"{k}_floor": v for k, v in floor_details.items()}
@@ -676,7 +686,7 @@ def _check_samples(samples: Any, data: Any) -> None:
 
 def evaluate(samples: torch.Tensor, data: Any, n: int | None = None, seed: int = 0,
              feature_net: nn.Module | None = None, reference: str | None = None,
-             features_name: str | None = None) -> Evaluation:
+             features_name: str | None = None, swd: bool = True) -> Evaluation:
     """Score ``samples`` against the data set ``data``: ``Evaluator(data, ...)(samples)`` (see
     :class:`Evaluator` for the splits); n defaults to min(len(samples), len(data) // 2, 1000)."""
     from ganlab.data import TensorData
@@ -685,7 +695,7 @@ def evaluate(samples: torch.Tensor, data: Any, n: int | None = None, seed: int =
         _check_samples(samples, data)  # before the real side is computed
         if n is None:
             n = min(samples.shape[0], len(data) // 2, 1000)
-    return Evaluator(data, n, seed, feature_net, reference, features_name)(samples)
+    return Evaluator(data, n, seed, feature_net, reference, features_name, swd)(samples)
 
 
 # ------------------------------------------------------------------------ runs and pretrained

@@ -97,7 +97,7 @@ def test_kid_is_unbiased_on_equal_distributions() -> None:
     for s in range(200):
         x = torch.randn(20, 4, generator=_gen(2 * s), dtype=torch.float64)
         y = torch.randn(20, 4, generator=_gen(2 * s + 1), dtype=torch.float64)
-        unbiased.append(kid(x, y, num_subsets=1)[0])
+        unbiased.append(kid(x, y, num_subsets=1, rescale=False)[0])
         k = evaluation.polynomial_kernel
         biased.append(float(k(x, x).mean() + k(y, y).mean() - 2 * k(x, y).mean()))
     u, b = torch.tensor(unbiased), torch.tensor(biased)
@@ -116,7 +116,12 @@ def test_kid_grows_with_a_shift_and_is_deterministic() -> None:
     assert kid(x, y, subset_size=100, seed=3) == kid(x, y, subset_size=100, seed=3)
     assert kid(x, y, subset_size=100, seed=3) != kid(x, y, subset_size=100, seed=4)
     mean, std = kid(x, y, subset_size=1000)  # subsets of the whole set: all equal
-    assert std == 0.0 and mean == pytest.approx(mmd2_unbiased(y.double(), x.double()), rel=1e-9)
+    rms = x.double().pow(2).mean().sqrt()  # both sets in units of the real set's RMS value
+    assert std == 0.0
+    assert mean == pytest.approx(mmd2_unbiased(y.double() / rms, x.double() / rms), rel=1e-9)
+    raw, _ = kid(x, y, subset_size=1000, rescale=False)
+    assert raw == pytest.approx(mmd2_unbiased(y.double(), x.double()), rel=1e-9)
+    assert kid(10 * x, 10 * y, subset_size=1000)[0] == pytest.approx(mean, rel=1e-6)
 
 
 # ---------------------------------------------------------------- density and coverage
