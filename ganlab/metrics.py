@@ -70,6 +70,14 @@ class ShapeRecognition:
                 f"{100 * self.rejected:.1f}% rejected, of {self.num_samples:,} images")
 
 
+class ShapeClassifier(nn.Sequential):
+    """The shape judge's CNN; ``features(x)`` are its penultimate activations (B, 64), the
+    feature space of ``ganlab.evaluation``'s Fréchet distance, KID and density/coverage."""
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self[:-1](x)  # every layer but the last Linear (64 -> 4 logits)
+
+
 _CLASSIFIERS: dict[tuple[int, int, int, int], nn.Module] = {}
 
 
@@ -120,7 +128,7 @@ def shape_classifier(resolution: int = 32, n: int = 16_384, steps: int = 512, se
         for ch in c:
             layers += [nn.Conv2d(prev, ch, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
             prev, size = ch, size // 2
-        model = nn.Sequential(*layers, nn.Flatten(), nn.Linear(prev * size * size, 64), nn.ReLU(),
+        model = ShapeClassifier(*layers, nn.Flatten(), nn.Linear(prev * size * size, 64), nn.ReLU(),
                               nn.Linear(64, 4))
         opt = torch.optim.Adam(model.parameters(), lr=3e-3)
         batches = range(steps)  # minibatches of 128 real + 64 corrupted images
