@@ -22,6 +22,7 @@ _SUBMODULES = (
     "data",
     "doctor",
     "dynamics",
+    "evaluation",
     "exercises",
     "latent",
     "layers",

@@ -1,4 +1,5 @@
-"""Command line: ``ganlab train | sample | info | bench | doctor`` (also ``python -m ganlab``).
+"""Command line: ``ganlab train | sample | info | eval | bench | doctor`` (or ``python -m
+ganlab``).
 
 A thin wrapper over the Python API: every option maps to a field of ``ganlab.config`` or an
 argument of ``ganlab.training.Trainer``. Errors a user can fix (bad options, a damaged run, a full
@@ -25,6 +26,8 @@ EPILOG = """examples:
   ganlab sample runs/dcgan --n 64 --seed 0 --out grid.png
   ganlab sample pretrained:dcgan_shapes64 --n 1000 --out samples.npz   # raw uint8 images
   ganlab info runs/dcgan
+  ganlab eval runs/dcgan --n 1000 --json scores.json            # FD, KID, density, SWD, ...
+  ganlab eval pretrained:progan_shapes32
   ganlab bench --json bench.json                                # training speed on this machine
   ganlab doctor                                                 # is this machine ready? fixes
   torchrun --nproc_per_node=4 -m ganlab train dcgan --out runs/dcgan4   # 4 GPUs, one machine
@@ -81,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ganlab", description="Train and sample the GANs of the ganlab course.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True,
-                                metavar="{train,sample,info,bench,doctor}")
+                                metavar="{train,sample,info,eval,bench,doctor}")
 
     t = sub.add_parser("train", help="train a model (or resume a run)", description=RESUME_HELP,
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -147,6 +150,16 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("run_dir", type=Path)
     i.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
+    e = sub.add_parser("eval", help="score a generator against its training set",
+                       description=EVAL_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    e.add_argument("source", help="a run directory, or pretrained:NAME for a shipped generator")
+    e.add_argument("--n", type=_positive, help="samples per set (default: 1000, or half the "
+                   "training set when it is smaller)")
+    e.add_argument("--seed", type=_non_negative, default=0, help="latent seed of the samples; "
+                   "also seeds KID's subsets and SWD's patches (default 0)")
+    e.add_argument("--json", type=Path, metavar="FILE", help="also write the result as JSON "
+                   "('-' prints it instead of the table)")
+    e.add_argument("--device", default="cpu", help="device to sample on (default cpu)")
     d = sub.add_parser("doctor", help="check this machine for the course; a fix per problem",
                        description="Check Python, torch and CUDA, the CPU's bf16 support, the "
                        "ipywidgets front end (blank widgets), the real data sets on disk and the "
@@ -155,6 +168,19 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--data-root", default="data", help="where real data sets live (default data/)")
     d.add_argument("--json", action="store_true", help="print machine-readable JSON")
     return parser
+
+
+EVAL_HELP = """\
+Score a generator's samples against its training set: Fréchet distance, KID and density/coverage
+in the feature space of the data set's judge (ganlab.metrics; no download), ProGAN's sliced
+Wasserstein distance on image patches (16x16 and up), a data-copying test, and mode coverage for
+the 2-D mixtures. Beside each score: its real-data floor, the same metric for a disjoint half of
+the real data, i.e. what a perfect generator would get with this many samples. The last line is
+the protocol (sample count, reference split, feature network and weights hash, resize, seed):
+compare numbers only between results with the same protocol.
+
+data sets with a judge: shapes (shape judge); 2-D points: ring8, grid25
+"""
 
 
 def config_from_args(args: argparse.Namespace):  # noqa: ANN201 - a ganlab.config.RunConfig
@@ -382,6 +408,25 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval(args: argparse.Namespace) -> int:
+    from ganlab.evaluation import evaluate_source
+
+    print(f"evaluating {args.source} (a judge network is trained first where needed, about a "
+          "minute)", file=sys.stderr)
+    result = evaluate_source(args.source, n=args.n, seed=args.seed, device=args.device)
+    report = {"source": str(args.source), **result.to_dict()}
+    if args.json is not None and str(args.json) == "-":
+        print(json.dumps(report, indent=2))
+        return 0
+    print(result.table())
+    if args.json is not None:
+        from ganlab.checkpoint import atomic_write_bytes
+
+        atomic_write_bytes(args.json, json.dumps(report, indent=2).encode())
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from ganlab import bench
 
@@ -399,7 +444,7 @@ def _doctor(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler = {"train": _train, "sample": _sample, "info": _info,
+    handler = {"train": _train, "sample": _sample, "info": _info, "eval": _eval,
                "bench": _bench, "doctor": _doctor}[args.command]
     from ganlab.checkpoint import CheckpointError, StorageError, storage_error
     from ganlab.training import TrainingDiverged

@@ -83,12 +83,12 @@ class ShapeRecognition:
                 f"{100 * self.rejected:.1f}% rejected, of {self.num_samples:,} images")
 
 
-class FeatureClassifier(nn.Sequential):
-    """A plain classifier whose last layer maps features to class logits."""
+class ShapeClassifier(nn.Sequential):
+    """The shape judge's CNN; ``features(x)`` are its penultimate activations (B, 64), the
+    feature space of ``ganlab.evaluation``'s Fréchet distance, KID and density/coverage."""
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The penultimate activations, (N, F): everything but the last layer."""
-        return self[:-1](x)
+        return self[:-1](x)  # every layer but the last Linear (64 -> 4 logits)
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -128,7 +128,7 @@ def _corrupt(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 
 def shape_classifier(resolution: int = 32, n: int = 16_384, steps: int = 512, seed: int = 0,
-                     progress: bool = False) -> FeatureClassifier:
+                     progress: bool = False) -> ShapeClassifier:
     """A small CNN that tells circle, square, triangle and "not a clean shape" apart.
 
     Trained on ``ganlab.data.shapes(resolution, n, seed=1000 + seed)`` (not the seed the GANs
@@ -157,8 +157,8 @@ def shape_classifier(resolution: int = 32, n: int = 16_384, steps: int = 512, se
         for ch in c:
             layers += [nn.Conv2d(prev, ch, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
             prev, size = ch, size // 2
-        model = FeatureClassifier(*layers, nn.Flatten(), nn.Linear(prev * size * size, 64),
-                                  nn.ReLU(), nn.Linear(64, 4))
+        model = ShapeClassifier(*layers, nn.Flatten(), nn.Linear(prev * size * size, 64), nn.ReLU(),
+                              nn.Linear(64, 4))
         opt = torch.optim.Adam(model.parameters(), lr=3e-3)
         batches = range(steps)  # minibatches of 128 real + 64 corrupted images
         if progress:
