@@ -31,8 +31,12 @@ _TRAIN = {
     "vanilla": {
         "tiny": dict(steps=30, batch_size=64, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999),
                      log_every=10, sample_every=15, checkpoint_every=15, n_samples=16),
-        "default": dict(steps=4000, batch_size=64, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999),
-                        log_every=50, sample_every=500, checkpoint_every=1000),
+        # On mnist-5k, scored by the digit judge on 1,000 samples (scripts/recipe_quality.py):
+        # 4,000 steps without EMA, seeds 0-2: 19-21% confident, 5-8 digits of 10; EMA 0.999 at
+        # 4,000 steps, seeds 0-1: 44-53%, 5-7 digits; EMA 0.999 at 16,000 steps, seed 0 only so
+        # far: 60% confident, 10/10 digits, KL 0.05.
+        "default": dict(steps=16000, batch_size=64, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999),
+                        ema=0.999, log_every=100, sample_every=2000, checkpoint_every=4000),
         "full": dict(steps=30000, batch_size=128, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999),
                      log_every=100, sample_every=2000, checkpoint_every=5000),
     },
