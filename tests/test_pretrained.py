@@ -123,3 +123,58 @@ def test_the_files_are_package_data():
     names = [info["file"] for info in MANIFEST.values()] + [pt.MANIFEST_NAME]
     for name in names:
         assert any(fnmatch.fnmatch(name, g) for g in globs), f"{name} would not be installed"
+
+
+# ---------------------------------------------------------------- hostile or broken files
+def _copy_registry(tmp_path, name="dcgan_digits32"):
+    import shutil
+
+    manifest = json.loads((pt.PRETRAINED_DIR / "manifest.json").read_text())
+    manifest["models"] = {name: manifest["models"][name]}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    shutil.copy(pt.PRETRAINED_DIR / manifest["models"][name]["file"], tmp_path)
+    return tmp_path / manifest["models"][name]["file"]
+
+
+def test_a_file_that_asks_to_run_code_is_refused_without_running_it(tmp_path):
+    from conftest import UNPICKLED, Sneaky
+
+    from ganlab.checkpoint import CheckpointError
+
+    path = _copy_registry(tmp_path)
+    torch.save({"format": pt.PRETRAINED_FORMAT, "config": Sneaky()}, path)
+    before = len(UNPICKLED)
+    with pytest.raises(CheckpointError, match="cannot be read.*refused.*train_pretrained"):
+        pt.load_pretrained("dcgan_digits32", directory=tmp_path)
+    assert len(UNPICKLED) == before  # the pickled call never ran
+
+
+@pytest.mark.parametrize("content, match", [
+    (b"not a torch file at all", "cannot be read"),
+    (None, "is missing.*train_pretrained"),
+])
+def test_corrupt_or_missing_files_name_the_path_and_the_fix(tmp_path, content, match):
+    from ganlab.checkpoint import CheckpointError
+
+    path = _copy_registry(tmp_path)
+    if content is None:
+        path.unlink()
+    else:
+        path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=match) as err:
+        pt.load_pretrained("dcgan_digits32", directory=tmp_path)
+    assert str(path) in str(err.value)
+
+
+def test_foreign_or_broken_weights_are_refused(tmp_path):
+    from ganlab.checkpoint import CheckpointError
+
+    path = _copy_registry(tmp_path)
+    state = torch.load(path, weights_only=True)
+    torch.save({"format": "something-else"}, path)
+    with pytest.raises(CheckpointError, match="not a ganlab pretrained generator"):
+        pt.load_pretrained("dcgan_digits32", directory=tmp_path)
+    state["G"] = {k: v[..., :1] if v.dim() else v for k, v in state["G"].items()}  # wrong shapes
+    torch.save(state, path)
+    with pytest.raises(CheckpointError, match="broken config or weights"):
+        pt.load_pretrained("dcgan_digits32", directory=tmp_path)

@@ -65,6 +65,7 @@ def pretrained_names(directory: str | os.PathLike | None = None) -> list[str]:
 def load_pretrained(name: str, device: str | torch.device = "cpu",
                     directory: str | os.PathLike | None = None) -> Pretrained:
     """Load a shipped generator with ``torch.load(weights_only=True)``; weights become float32."""
+    from ganlab.checkpoint import CheckpointError
     from ganlab.config import RunConfig
     from ganlab.models import build_generator
 
@@ -76,13 +77,30 @@ def load_pretrained(name: str, device: str | torch.device = "cpu",
                          "makes them)")
     info = models[name]
     path = directory / info["file"]
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not path.is_file():
+        raise CheckpointError(f"{path} is missing: the manifest lists it for {name!r}; restore "
+                              "the file (git checkout ganlab/pretrained) or re-create it with "
+                              "scripts/train_pretrained.sh")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - a file that will not unpickle as weights is unusable
+        detail = (str(err).splitlines() or ["no detail"])[0][:120]
+        raise CheckpointError(f"{path} cannot be read as a ganlab pretrained generator "
+                              f"({type(err).__name__}: {detail}); it is corrupt or not what "
+                              "its name says (files that ask to run code are refused): "
+                              "restore it or re-create it with "
+                              "scripts/train_pretrained.sh") from None
     if not isinstance(state, dict) or state.get("format") != PRETRAINED_FORMAT:
-        raise ValueError(f"{path} is not a ganlab pretrained generator")
-    config = RunConfig.from_dict(state["config"])
-    G = build_generator(config.arch)
-    weights = {k: v.float() if v.is_floating_point() else v for k, v in state["G"].items()}
-    G.load_state_dict(weights)
+        raise CheckpointError(f"{path} is not a ganlab pretrained generator")
+    try:
+        config = RunConfig.from_dict(state["config"])
+        G = build_generator(config.arch)
+        weights = {k: v.float() if v.is_floating_point() else v for k, v in state["G"].items()}
+        G.load_state_dict(weights)
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as err:
+        raise CheckpointError(f"{path} is a ganlab pretrained file with a broken config or weights "
+                              f"({type(err).__name__}: {err}); re-create it with "
+                              "scripts/train_pretrained.sh") from None
     return Pretrained(name, config, G.to(device).eval().requires_grad_(False), dict(info))
 
 
