@@ -161,3 +161,15 @@ def png_size(data: bytes) -> tuple[int, int]:
     from PIL import Image
 
     return Image.open(io.BytesIO(data)).size
+
+
+def run_cli(argv: list, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``ganlab`` in this process: (exit status, stdout, stderr); argparse exits become statuses."""
+    from ganlab.cli import main
+
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exit_:  # argparse errors and --help
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import UNPICKLED, Sneaky, fill, remount_read_only
+from conftest import UNPICKLED, Sneaky, fill, remount_read_only, run_cli
 from PIL import Image
 
 from ganlab import checkpoint as ckpt
@@ -27,15 +27,6 @@ from ganlab.cli import main
 from ganlab.presets import preset
 
 TINY = ["--profile", "tiny", "--no-progress"]
-
-
-def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exit_:  # argparse errors and --help
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

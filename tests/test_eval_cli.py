@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import run_cli
 
 from ganlab import evaluation, metrics
 from ganlab.cli import main
@@ -20,15 +21,6 @@ from ganlab.evaluation import Judge
 
 TINY = ["--profile", "tiny", "--no-progress"]
 SCORES = ("FD", "KIDx1e3", "density", "coverage", "SWDx1e3", "copyZ")
-
-
-def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exit_:  # argparse errors and --help
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(autouse=True)

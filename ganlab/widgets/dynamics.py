@@ -183,17 +183,9 @@ class DynamicsExplorer:
 
     def close(self) -> None:
         """Close every widget of the explorer (they disappear from the page and the kernel)."""
-        seen: set[int] = set()
-        stack = [self.widget]
-        while stack:
-            w = stack.pop()
-            if id(w) in seen:
-                continue
-            seen.add(id(w))
-            stack.extend(getattr(w, "children", ()))
-            stack.extend(x for x in (getattr(w, "layout", None), getattr(w, "style", None))
-                         if x is not None)
-            w.close()
+        from ganlab.widgets.latent import close_widgets
+
+        close_widgets(self.widget)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

@@ -102,6 +102,21 @@ def _render_copy(G: nn.Module) -> nn.Module:
     return G
 
 
+
+def close_widgets(*roots) -> None:  # noqa: ANN002 - ipywidgets widgets
+    """Close ``roots`` and every widget below them (children, layouts, styles), each once."""
+    seen: set[int] = set()
+    stack = list(roots)
+    while stack:
+        w = stack.pop()
+        if id(w) in seen:
+            continue
+        seen.add(id(w))
+        stack.extend(getattr(w, "children", ()))
+        stack.extend(x for x in (getattr(w, "layout", None), getattr(w, "style", None))
+                     if x is not None)
+        w.close()
+
 class LatentExplorer:
     """Interactive latent-space walks over a ganlab generator (thin views over ``render_png``).
 
@@ -360,17 +375,7 @@ class LatentExplorer:
 
     def close(self) -> None:
         """Close every widget of the explorer (they disappear from the page and the kernel)."""
-        seen: set[int] = set()
-        stack = [self.widget, self.play, *self.toggles]
-        while stack:
-            w = stack.pop()
-            if id(w) in seen:
-                continue
-            seen.add(id(w))
-            stack.extend(getattr(w, "children", ()))
-            stack.extend(x for x in (getattr(w, "layout", None), getattr(w, "style", None))
-                         if x is not None)
-            w.close()
+        close_widgets(self.widget, self.play, *self.toggles)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
