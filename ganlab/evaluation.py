@@ -30,6 +30,7 @@ import hashlib
 import math
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -279,11 +280,15 @@ def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, repeats: int = 4,
     for _ in range(repeats):
         dirs = torch.randn(a.shape[1], directions, generator=gen)
         dirs = (dirs / dirs.norm(dim=0, keepdim=True)).to(a)
-        # Projections (directions, P), sorted along P by NumPy (about twice torch's CPU speed).
-        pa = np.sort((dirs.T @ a.T).cpu().numpy(), axis=1)
-        pb = np.sort((dirs.T @ b.T).cpu().numpy(), axis=1)
+        # Projections (directions, P), sorted along P by NumPy (about twice torch's CPU speed),
+        # the two sets in two threads: NumPy's sort releases the GIL.
+        pa, pb = _SORTER.map(lambda p: np.sort(p.cpu().numpy(), axis=1),
+                             (dirs.T @ a.T, dirs.T @ b.T))
         results.append(float(np.abs(pa - pb).mean()))
     return sum(results) / len(results)
+
+
+_SORTER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ganlab-swd-sort")
 
 
 @dataclass(frozen=True)

@@ -112,3 +112,42 @@ def test_plot_history_draws_the_logged_values() -> None:
         assert len(axes[1].get_lines()) == 2
     finally:
         plt.close("all")
+
+
+def test_palette_png_keeps_the_picture_in_fewer_bytes() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    fig, axes = plt.subplots(1, 2, figsize=(8, 4))
+    viz.show(torch.rand(16, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1,
+             ax=axes[0])
+    axes[1].plot(np.sin(np.arange(200) / 7))
+    full = io.BytesIO()
+    fig.canvas.print_figure(full, format="png", bbox_inches="tight", dpi=fig.dpi,
+                            facecolor=fig.get_facecolor())
+    small = viz.palette_png(fig, colors=128)
+    plt.close(fig)
+    a, b = Image.open(full), Image.open(io.BytesIO(small))
+    assert b.mode == "P" and b.size == a.size  # the same picture, pixel for pixel in size
+    assert len(b.getcolors(256)) <= 128
+    assert len(small) < len(full.getvalue()) / 2
+    # Close to the original: a palette of 128 colours for a plot and 16 tiles of noise.
+    diff = np.abs(np.asarray(a.convert("RGB"), dtype=int) - np.asarray(b.convert("RGB"), dtype=int))
+    assert np.median(diff) <= 2 and diff.mean() < 6
+
+
+def test_palette_png_skips_empty_figures_and_checks_colours() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure()
+    assert viz.palette_png(fig) is None
+    plt.close(fig)
+    with pytest.raises(ValueError, match="colors must lie in 2..256"):
+        viz.compact_figures(colors=300)
+    assert viz.compact_figures() is False  # not in IPython: nothing to change
