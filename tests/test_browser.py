@@ -13,6 +13,7 @@ Skips (loudly) only when Chromium or Playwright is not installed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -157,99 +158,85 @@ def browser_tools():
     return executable, sync_playwright
 
 
-def test_notebook_explorer_in_chromium(browser_tools, lab, tmp_path):
+@contextlib.contextmanager
+def _run_all(browser_tools, lab, notebook: str, shots: Path):
+    """A Chromium page on ``notebook`` in JupyterLab after Run > Run All Cells was clicked; on a
+    failure inside the block, a screenshot of the page goes to ``shots``."""
     executable, sync_playwright = browser_tools
     base, token = lab
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, headless=True,
                                     args=CHROMIUM_ARGS, timeout=60_000)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}", timeout=60_000)
+            page.goto(f"{base}/lab/tree/{notebook}?token={token}", timeout=60_000)
             page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=60_000)
             _wait_for_idle_kernel(base, token)
             page.wait_for_timeout(1000)  # let the page connect to the kernel
-
             page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
             page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-
-            # The last cell prints the exercise status: the whole notebook has run.
-            page.locator(".jp-OutputArea-output", has_text="exercise 05.2 (how short the lerp "
-                         "midpoint is): not done yet").wait_for(timeout=RUN_ALL_S * 1000)
-            page.screenshot(path=str(shots / "after_run_all.png"))
-
-            explorer = page.locator(".ganlab-explorer").first  # dcgan_shapes64's explorer
-            explorer.scroll_into_view_if_needed()
-            explorer.locator(".lm-TabBar-tab", has_text="Directions").first.click()
-            img = explorer.locator("img.ganlab-directions-image")
-            img.wait_for(state="visible", timeout=30_000)
-            src_before = img.get_attribute("src")
-            png_before = _image_bytes(img)
-            img.screenshot(path=str(shots / "before.png"))
-
-            # PC1's slider: focus its handle and step right with the keyboard (0.25 per press).
-            handle = explorer.locator(".ganlab-pc-slider .noUi-handle").first
-            handle.focus()
-            for _ in range(8):
-                handle.press("ArrowRight")
-            page.wait_for_function(
-                "([el, old]) => el.src !== old", arg=[img.element_handle(), src_before],
-                timeout=RERENDER_S * 1000)
-            png_after = _image_bytes(img)
-            img.screenshot(path=str(shots / "after.png"))
+            yield page
         except Exception:
             page.screenshot(path=str(shots / "failure.png"))
             print(f"browser screenshots in {shots}", file=sys.stderr)
             raise
         finally:
             browser.close()
+
+
+def test_notebook_explorer_in_chromium(browser_tools, lab, tmp_path):
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    with _run_all(browser_tools, lab, NOTEBOOK, shots) as page:
+        # The last cell prints the exercise status: the whole notebook has run.
+        page.locator(".jp-OutputArea-output", has_text="exercise 05.2 (how short the lerp "
+                     "midpoint is): not done yet").wait_for(timeout=RUN_ALL_S * 1000)
+        page.screenshot(path=str(shots / "after_run_all.png"))
+
+        explorer = page.locator(".ganlab-explorer").first  # dcgan_shapes64's explorer
+        explorer.scroll_into_view_if_needed()
+        explorer.locator(".lm-TabBar-tab", has_text="Directions").first.click()
+        img = explorer.locator("img.ganlab-directions-image")
+        img.wait_for(state="visible", timeout=30_000)
+        src_before = img.get_attribute("src")
+        png_before = _image_bytes(img)
+        img.screenshot(path=str(shots / "before.png"))
+
+        # PC1's slider: focus its handle and step right with the keyboard (0.25 per press).
+        handle = explorer.locator(".ganlab-pc-slider .noUi-handle").first
+        handle.focus()
+        for _ in range(8):
+            handle.press("ArrowRight")
+        page.wait_for_function(
+            "([el, old]) => el.src !== old", arg=[img.element_handle(), src_before],
+            timeout=RERENDER_S * 1000)
+        png_after = _image_bytes(img)
+        img.screenshot(path=str(shots / "after.png"))
     assert png_before[:8] == b"\x89PNG\r\n\x1a\n"
     assert png_after != png_before, "moving the slider did not change the picture"
     assert (shots / "before.png").read_bytes() != (shots / "after.png").read_bytes()
 
 
 def test_dynamics_explorer_steps_in_chromium(browser_tools, lab, tmp_path):
-    executable, sync_playwright = browser_tools
-    base, token = lab
     shots = tmp_path / "screenshots"
     shots.mkdir()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, headless=True,
-                                    args=CHROMIUM_ARGS, timeout=60_000)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        try:
-            page.goto(f"{base}/lab/tree/{DYNAMICS_NOTEBOOK}?token={token}", timeout=60_000)
-            page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=60_000)
-            _wait_for_idle_kernel(base, token)
-            page.wait_for_timeout(1000)  # let the page connect to the kernel
+    with _run_all(browser_tools, lab, DYNAMICS_NOTEBOOK, shots) as page:
+        explorer = page.locator(".ganlab-dynamics").first
+        img = explorer.locator("img.ganlab-dynamics-image")
+        img.wait_for(state="visible", timeout=DYNAMICS_S * 1000)
+        explorer.scroll_into_view_if_needed()
+        status = explorer.locator(".ganlab-dynamics-status")
+        status.filter(has_text="0 G steps, 0 D steps").wait_for(timeout=30_000)
+        src_before = img.get_attribute("src")
+        png_before = _image_bytes(img)
+        img.screenshot(path=str(shots / "before.png"))
 
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-
-            explorer = page.locator(".ganlab-dynamics").first
-            img = explorer.locator("img.ganlab-dynamics-image")
-            img.wait_for(state="visible", timeout=DYNAMICS_S * 1000)
-            explorer.scroll_into_view_if_needed()
-            status = explorer.locator(".ganlab-dynamics-status")
-            status.filter(has_text="0 G steps, 0 D steps").wait_for(timeout=30_000)
-            src_before = img.get_attribute("src")
-            png_before = _image_bytes(img)
-            img.screenshot(path=str(shots / "before.png"))
-
-            explorer.locator("button.ganlab-dynamics-step-button").click()
-            page.wait_for_function(
-                "([el, old]) => el.src !== old", arg=[img.element_handle(), src_before],
-                timeout=DYNAMICS_S * 1000)
-            status.filter(has_text="1 G steps, 1 D steps").wait_for(timeout=30_000)
-            png_after = _image_bytes(img)
-            img.screenshot(path=str(shots / "after.png"))
-        except Exception:
-            page.screenshot(path=str(shots / "failure.png"))
-            print(f"browser screenshots in {shots}", file=sys.stderr)
-            raise
-        finally:
-            browser.close()
+        explorer.locator("button.ganlab-dynamics-step-button").click()
+        page.wait_for_function(
+            "([el, old]) => el.src !== old", arg=[img.element_handle(), src_before],
+            timeout=DYNAMICS_S * 1000)
+        status.filter(has_text="1 G steps, 1 D steps").wait_for(timeout=30_000)
+        png_after = _image_bytes(img)
+        img.screenshot(path=str(shots / "after.png"))
     assert png_before[:8] == b"\x89PNG\r\n\x1a\n"
     assert png_after != png_before, "stepping the game did not change the picture"
