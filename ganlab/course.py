@@ -106,7 +106,9 @@ def _execute(nb_path: Path, profile: str, timeout: int) -> tuple[Any, float]:
     os.environ["GANLAB_PROFILE"] = profile  # the kernel inherits it
     try:
         start = time.perf_counter()
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
+        # No saved widget state: GitHub and `make site` do not render it, JupyterLab redraws the
+        # widgets when their cell runs, and the explorers' images made notebook 05 twice its size.
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=False,
                        resources={"metadata": {"path": str(nb_path.parent)}}).execute()
         seconds = time.perf_counter() - start
     finally:

@@ -175,6 +175,7 @@ def test_execute_records_the_run(tmp_path: Path) -> None:
     for cell in nb["cells"]:
         if cell["cell_type"] == "code":
             cell["execution_count"], cell["outputs"] = None, []
+    nb["cells"].append(_code("import ipywidgets\nipywidgets.IntSlider(3)", None))
     nb["cells"].append(_code("import os\nprint(os.environ['GANLAB_PROFILE'])", None))
     nb["metadata"]["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                     "language": "python"}
@@ -187,6 +188,7 @@ def test_execute_records_the_run(tmp_path: Path) -> None:
     assert saved["metadata"]["ganlab"]["timings"]["tiny"]["seconds"] == record["seconds"]
     printed = course.source({"source": saved["cells"][-1]["outputs"][0]["text"]})
     assert printed == "tiny\n"  # the kernel got the profile
+    assert "widgets" not in saved["metadata"]  # the slider was shown, its state is not kept
     expected = {"profile": "tiny", **course.current()}
     assert course.check_notebook(path, expected=expected, users=()) == []
     committed = [f.message for f in course.check_notebook(path, users=())]
