@@ -44,14 +44,16 @@ with --resume the run keeps the settings it was started with:
                   --data-root, --download (where the data is, whether it may be fetched)
   this session only: --device, --gif, --no-progress
   refused with an error naming the option, unless they repeat the run's own values:
-                  --data, --profile, --resolution, --loss, --batch-size, --seed, --sync-bn
+                  --data, --profile, --resolution, --loss, --batch-size, --seed, --sync-bn,
+                  --lr-g, --lr-d, --ema
                   (they define the run: start a new one with another --out instead)
 """
 
 # Options that define a run: with --resume, each must repeat the run's value. The fields each one
 # decides; None (--profile) means every field no other option decides (widths, rates, sizes).
 DEFINING = {"data": ("data.name",), "seed": ("train.seed",), "batch_size": ("train.batch_size",),
-            "loss": ("loss.name",), "sync_bn": ("train.sync_bn",),
+            "loss": ("loss.name",), "sync_bn": ("train.sync_bn",), "lr_g": ("train.lr_g",),
+            "lr_d": ("train.lr_d",), "ema": ("train.ema",),
             "resolution": ("arch.resolution", "arch.data_shape", "data.resolution"),
             "profile": None}
 MAX_SAMPLES = 10_000  # in one PNG grid
@@ -67,6 +69,27 @@ def _positive(value: str) -> int:
     if n <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {n}")
     return n
+
+
+def _learning_rate(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a learning rate such as 2e-4, got "
+                                         f"{value!r}") from None
+    if not 0.0 < x < 1.0 or x != x:
+        raise argparse.ArgumentTypeError(f"a learning rate must lie in (0, 1), got {value}")
+    return x
+
+
+def _ema_decay(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a decay such as 0.999, got {value!r}") from None
+    if not 0.0 <= x < 1.0:
+        raise argparse.ArgumentTypeError(f"an EMA decay must lie in [0, 1) (0: off), got {value}")
+    return x
 
 
 def _non_negative(value: str) -> int:
@@ -100,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "for what the other options do then)")
     t.add_argument("--seed", type=_non_negative, help="random seed (default 0)")
     t.add_argument("--batch-size", type=_positive, help="override the preset's batch size")
+    t.add_argument("--lr-g", type=_learning_rate, help="G's Adam learning rate (default: the "
+                   "preset's)")
+    t.add_argument("--lr-d", type=_learning_rate, help="D's Adam learning rate (default: the "
+                   "preset's)")
+    t.add_argument("--ema", type=_ema_decay, help="decay of the moving average of G's weights "
+                   "that samples come from, in [0, 1); 0 turns it off (default: the preset's)")
     t.add_argument("--resolution", type=_positive, help="image resolution (dcgan/lsgan: 16, 32, "
                    "64; progan: the target, a power of two)")
     t.add_argument("--loss", choices=("minimax", "nonsaturating", "least_squares", "wgan_gp"),
@@ -200,6 +229,9 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201 - a ganlab.confi
         overrides["train__amp"] = args.amp
     if args.loss:
         overrides["loss__name"] = args.loss
+    for name in ("lr_g", "lr_d", "ema"):
+        if getattr(args, name, None) is not None:
+            overrides[f"train__{name}"] = getattr(args, name)
     if getattr(args, "sync_bn", False):
         overrides["train__sync_bn"] = True
     config = preset(args.model, args.data, profile=args.profile, **overrides)

@@ -16,8 +16,8 @@ PY="${PYTHON:-.venv/bin/python}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 
 declare -A COMMANDS=(
-  [dcgan_digits32]="ganlab train dcgan --data digits --resolution 32 --profile default --seed 0 --steps 1500"
-  [dcgan_shapes64]="ganlab train dcgan --data shapes --resolution 64 --profile default --seed 0 --batch-size 32 --steps 1500"
+  [dcgan_digits32]="ganlab train dcgan --data digits --resolution 32 --profile default --seed 0 --steps 1500 --lr-g 2e-4 --lr-d 2e-4 --ema 0"
+  [dcgan_shapes64]="ganlab train dcgan --data shapes --resolution 64 --profile default --seed 0 --batch-size 32 --steps 1500 --lr-g 2e-4 --lr-d 2e-4 --ema 0"
   [progan_shapes32]="ganlab train progan --data shapes --resolution 32 --profile default --seed 0"
 )
 declare -A EMA=([dcgan_digits32]=1 [dcgan_shapes64]=1 [progan_shapes32]=1)  # DCGAN keeps no EMA

@@ -410,6 +410,8 @@ def _resume(run: Path, tmp_path: Path, extra: list, capsys) -> tuple[int, str, s
         (["--data", "digits"], "--data digits", "data.name 'shapes' -> 'digits'"),
         (["--resolution", 32], "--resolution 32", "arch.resolution 16 -> 32"),
         (["--profile", "default"], "--profile default", "arch.d_width 8 -> 32"),
+        (["--lr-g", "1e-3"], "--lr-g 0.001", "train.lr_g 0.0002 -> 0.001"),
+        (["--ema", "0.99"], "--ema 0.99", "train.ema 0.0 -> 0.99"),
     ],
 )
 def test_resume_refuses_options_that_change_the_run(extra: list, option: str, detail: str,
@@ -431,7 +433,9 @@ def test_resume_accepts_the_run_s_own_values(dcgan_run: Path, tmp_path: Path,
     code, out, err, copy = _resume(dcgan_run, tmp_path, ["--profile", "tiny", "--seed", 0,
                                                          "--batch-size", 16, "--data", "shapes",
                                                          "--resolution", 16, "--loss",
-                                                         "nonsaturating"], capsys)
+                                                         "nonsaturating", "--lr-g", "2e-4",
+                                                         "--lr-d", "2e-4", "--ema", "0"],
+                                 capsys)
     assert code == 0, err
     assert "resume:" not in out + err
     assert ckpt.load_checkpoint(copy)["step"] == 5
@@ -563,3 +567,28 @@ def test_a_bug_still_shows_its_traceback(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(Trainer, "fit", fail)
     with pytest.raises(RuntimeError, match="mat1 and mat2"):
         main(["train", "dcgan", "--steps", "1", "--out", str(tmp_path / "o"), *TINY])
+
+
+def test_train_sets_learning_rates_and_ema(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    code, _, err = run_cli(["train", "dcgan", "--profile", "tiny", "--steps", 2, "--out", out,
+                            "--lr-g", "1e-3", "--lr-d", "5e-4", "--ema", "0.9",
+                            "--no-progress"], capsys)
+    assert code == 0, err
+    train = json.loads((out / "config.json").read_text())["train"]
+    assert (train["lr_g"], train["lr_d"], train["ema"]) == (1e-3, 5e-4, 0.9)
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--lr-g", "0", "a learning rate must lie in (0, 1), got 0"),
+    ("--lr-d", "fast", "expected a learning rate such as 2e-4, got 'fast'"),
+    ("--ema", "1", "an EMA decay must lie in [0, 1) (0: off), got 1"),
+])
+def test_train_rejects_bad_rates(option: str, value: str, message: str, tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(["train", "dcgan", "--profile", "tiny", "--out", tmp_path / "r",
+                              option, value], capsys)
+    assert code == 2
+    assert message in out + err
+    assert not (tmp_path / "r").exists()
