@@ -102,6 +102,7 @@ def _execute(nb_path: Path, profile: str, timeout: int) -> tuple[Any, float]:
     from nbclient import NotebookClient
 
     nb = nbformat.read(nb_path, as_version=4)
+    nb.metadata.pop("widgets", None)  # an earlier run's widget state (this run stores none)
     saved = os.environ.get("GANLAB_PROFILE")
     os.environ["GANLAB_PROFILE"] = profile  # the kernel inherits it
     try:

@@ -179,6 +179,7 @@ def test_execute_records_the_run(tmp_path: Path) -> None:
     nb["cells"].append(_code("import os\nprint(os.environ['GANLAB_PROFILE'])", None))
     nb["metadata"]["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                     "language": "python"}
+    nb["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
     path.write_text(json.dumps(nb))
     record = course.execute(path, profile="tiny", timeout=120)
     saved = course.read(path)
@@ -188,7 +189,7 @@ def test_execute_records_the_run(tmp_path: Path) -> None:
     assert saved["metadata"]["ganlab"]["timings"]["tiny"]["seconds"] == record["seconds"]
     printed = course.source({"source": saved["cells"][-1]["outputs"][0]["text"]})
     assert printed == "tiny\n"  # the kernel got the profile
-    assert "widgets" not in saved["metadata"]  # the slider was shown, its state is not kept
+    assert "widgets" not in saved["metadata"]  # neither the slider's state nor an earlier run's
     expected = {"profile": "tiny", **course.current()}
     assert course.check_notebook(path, expected=expected, users=()) == []
     committed = [f.message for f in course.check_notebook(path, users=())]

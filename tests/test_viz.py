@@ -151,3 +151,15 @@ def test_palette_png_skips_empty_figures_and_checks_colours() -> None:
     with pytest.raises(ValueError, match="colors must lie in 2..256"):
         viz.compact_figures(colors=300)
     assert viz.compact_figures() is False  # not in IPython: nothing to change
+
+
+def test_palette_bytes_of_a_grid_png() -> None:
+    from PIL import Image
+
+    png = viz.png_bytes(_images(16, h=16, w=16, seed=3), nrow=4, scale=2)
+    small = viz.palette_bytes(png, colors=32)
+    a, b = Image.open(io.BytesIO(png)), Image.open(io.BytesIO(small))
+    assert (b.mode, b.size) == ("P", a.size)
+    assert len(b.getcolors(256)) <= 32
+    with pytest.raises(ValueError, match="colors must lie in 2..256"):
+        viz.palette_bytes(png, colors=1)
