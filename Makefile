@@ -5,9 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NBVAL_TIMEOUT ?= 300
 NBVAL_FAILURES ?=
-# The stale-notebook guard: 0 warns about what only re-executing the notebooks clears (no run
-# record yet, outputs too large or showing a path); 1 makes those errors too.
-STRICT ?= 0
+# The stale-notebook guard: 1 (the default) fails on what only re-executing the notebooks clears
+# (no run record yet, outputs too large or showing a path); 0 only warns, while you re-run them.
+STRICT ?= 1
 # `make notebook-times PROFILE=tiny`: the profile to time (outputs are not kept).
 PROFILE ?= tiny
 
