@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ganlab.profiles import PROFILES
@@ -71,25 +71,23 @@ def _positive(value: str) -> int:
     return n
 
 
-def _learning_rate(value: str) -> float:
-    try:
-        x = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a learning rate such as 2e-4, got "
-                                         f"{value!r}") from None
-    if not 0.0 < x < 1.0 or x != x:
-        raise argparse.ArgumentTypeError(f"a learning rate must lie in (0, 1), got {value}")
-    return x
+def _bounded_float(what: str, example: str, interval: str,
+                   ok: Callable[[float], bool]) -> Callable[[str], float]:
+    """An argparse type: a float for which ``ok`` holds, else a message naming ``what``."""
+    def parse(value: str) -> float:
+        try:
+            x = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what} such as {example}, got "
+                                             f"{value!r}") from None
+        if not ok(x):  # NaN fails every comparison
+            raise argparse.ArgumentTypeError(f"{what} must lie in {interval}, got {value}")
+        return x
+    return parse
 
 
-def _ema_decay(value: str) -> float:
-    try:
-        x = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a decay such as 0.999, got {value!r}") from None
-    if not 0.0 <= x < 1.0:
-        raise argparse.ArgumentTypeError(f"an EMA decay must lie in [0, 1) (0: off), got {value}")
-    return x
+_learning_rate = _bounded_float("a learning rate", "2e-4", "(0, 1)", lambda x: 0.0 < x < 1.0)
+_ema_decay = _bounded_float("an EMA decay", "0.999", "[0, 1) (0: off)", lambda x: 0.0 <= x < 1.0)
 
 
 def _non_negative(value: str) -> int:
