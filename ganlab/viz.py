@@ -138,8 +138,7 @@ def compact_figures(colors: int = 256) -> bool:
     cell so that each stays under the 1 MB of outputs that ``make check-notebooks`` allows.
     Returns False (and changes nothing) outside IPython.
     """
-    if not 2 <= colors <= 256:
-        raise ValueError(f"colors must lie in 2..256 (a PNG palette), got {colors!r}")
+    _check_colors(colors)
     try:
         from IPython import get_ipython
     except ImportError:
@@ -161,7 +160,6 @@ def compact_figures(colors: int = 256) -> bool:
 def palette_png(fig: Any, colors: int = 256) -> bytes | None:
     """``fig`` rendered as IPython's inline backend renders it (tight box, its own dpi and face
     colour), then stored as a palette PNG; None for a figure with nothing drawn."""
-
     if not fig.axes and not fig.lines:
         return None
     buf = io.BytesIO()
@@ -170,13 +168,17 @@ def palette_png(fig: Any, colors: int = 256) -> bytes | None:
     return palette_bytes(buf.getvalue(), colors)
 
 
+def _check_colors(colors: int) -> None:
+    if not 2 <= colors <= 256:
+        raise ValueError(f"colors must lie in 2..256 (a PNG palette), got {colors!r}")
+
+
 def palette_bytes(png: bytes, colors: int = 256) -> bytes:
     """A PNG (e.g. a rendered strip shown with ``IPython.display.Image``) as a palette PNG of at
     most ``colors`` colours, without dithering: about half the bytes for the course's pictures."""
     from PIL import Image
 
-    if not 2 <= colors <= 256:
-        raise ValueError(f"colors must lie in 2..256 (a PNG palette), got {colors!r}")
+    _check_colors(colors)
     image = Image.open(io.BytesIO(png))
     if image.mode not in ("RGB", "RGBA"):
         image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
