@@ -45,7 +45,7 @@ with --resume the run keeps the settings it was started with:
   this session only: --device, --gif, --no-progress
   refused with an error naming the option, unless they repeat the run's own values:
                   --data, --profile, --resolution, --loss, --batch-size, --seed, --sync-bn,
-                  --lr-g, --lr-d, --ema
+                  --lr-g, --lr-d, --ema, --augment
                   (they define the run: start a new one with another --out instead)
 """
 
@@ -53,7 +53,7 @@ with --resume the run keeps the settings it was started with:
 # decides; None (--profile) means every field no other option decides (widths, rates, sizes).
 DEFINING = {"data": ("data.name",), "seed": ("train.seed",), "batch_size": ("train.batch_size",),
             "loss": ("loss.name",), "sync_bn": ("train.sync_bn",), "lr_g": ("train.lr_g",),
-            "lr_d": ("train.lr_d",), "ema": ("train.ema",),
+            "lr_d": ("train.lr_d",), "ema": ("train.ema",), "augment": ("train.augment",),
             "resolution": ("arch.resolution", "arch.data_shape", "data.resolution"),
             "profile": None}
 MAX_SAMPLES = 10_000  # in one PNG grid
@@ -88,6 +88,18 @@ def _bounded_float(what: str, example: str, interval: str,
 
 _learning_rate = _bounded_float("a learning rate", "2e-4", "(0, 1)", lambda x: 0.0 < x < 1.0)
 _ema_decay = _bounded_float("an EMA decay", "0.999", "[0, 1) (0: off)", lambda x: 0.0 <= x < 1.0)
+
+
+def _augment_policy(value: str) -> str:
+    """An argparse type: a DiffAugment policy such as ``translation,cutout``; ``none`` -> ''."""
+    from ganlab.augment import parse_policy
+
+    if value.strip().lower() == "none":
+        return ""
+    try:
+        return ",".join(parse_policy(value))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _non_negative(value: str) -> int:
@@ -127,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "preset's)")
     t.add_argument("--ema", type=_ema_decay, help="decay of the moving average of G's weights "
                    "that samples come from, in [0, 1); 0 turns it off (default: the preset's)")
+    t.add_argument("--augment", type=_augment_policy, metavar="POLICY",
+                   help="DiffAugment for everything D sees, e.g. translation,cutout (choose from "
+                   "translation, cutout, color); 'none' turns it off (default: the preset's)")
     t.add_argument("--resolution", type=_positive, help="image resolution (dcgan/lsgan: 16, 32, "
                    "64; progan: the target, a power of two)")
     t.add_argument("--loss", choices=("minimax", "nonsaturating", "least_squares", "wgan_gp"),
@@ -227,7 +242,7 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201 - a ganlab.confi
         overrides["train__amp"] = args.amp
     if args.loss:
         overrides["loss__name"] = args.loss
-    for name in ("lr_g", "lr_d", "ema"):
+    for name in ("lr_g", "lr_d", "ema", "augment"):
         if getattr(args, name, None) is not None:
             overrides[f"train__{name}"] = getattr(args, name)
     if getattr(args, "sync_bn", False):

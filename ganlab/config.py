@@ -149,6 +149,8 @@ class TrainConfig:
     ``batch_size`` is the global batch: under torchrun each of the N processes takes
     ``batch_size / N`` of it. ``sync_bn`` makes BatchNorm (DCGAN) normalise over the global batch
     with ``torch.nn.SyncBatchNorm`` instead of over each process's slice (GPUs only).
+    ``augment``: DiffAugment policy for everything D sees, real and fake, e.g.
+    ``"translation,cutout"`` (see :mod:`ganlab.augment`); ``""`` (the default) for none.
     """
 
     steps: int = 1000
@@ -168,6 +170,7 @@ class TrainConfig:
     n_samples: int = 64
     reuse_fakes: bool = False
     sync_bn: bool = False
+    augment: str = ""
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "n_critic", "log_every", "sample_every",
@@ -191,6 +194,12 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.amp must be one of {AMP_MODES}, got {self.amp!r}")
         if not isinstance(self.sync_bn, bool):
             raise ValueError(f"TrainConfig.sync_bn must be true or false, got {self.sync_bn!r}")
+        from ganlab.augment import parse_policy
+
+        try:
+            parse_policy(self.augment)
+        except ValueError as err:
+            raise ValueError(f"TrainConfig.augment: {err}") from None
 
 
 def arch_classes() -> dict[str, type]:

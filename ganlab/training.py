@@ -30,6 +30,7 @@ from torch import nn
 
 from ganlab import checkpoint as ckpt
 from ganlab import distributed
+from ganlab.augment import diff_augment, parse_policy
 from ganlab.config import RunConfig, config_changes
 from ganlab.data import TensorData, load_config
 from ganlab.hardware import amp_dtype
@@ -214,6 +215,10 @@ class Trainer:
         self.G_ddp = self.dist.wrap(self.G, find_unused_parameters=unused)
         self.D_ddp = self.dist.wrap(self.D, find_unused_parameters=unused)
         self.ema = EMA(self.G, tc.ema) if tc.ema > 0 else None
+        self._augment_policy = parse_policy(tc.augment)
+        if self._augment_policy and config.arch.family == "mlp":
+            raise ValueError(f"train.augment={tc.augment!r} transforms images; the {config.model} "
+                             "MLP trains on 2-D points: set train.augment to ''")
         self.loss = GANLoss(config.loss)
 
         adam: dict[str, Any] = {"betas": tuple(tc.betas), "eps": tc.eps}
@@ -245,6 +250,7 @@ class Trainer:
                                 device=self.device)
         self.interrupted = False
         self._warned: set[str] = set()
+        self.warnings_issued: list[str] = []  # what the run warned about, in order
         self._d_wins_streak = 0
         self._real_diversity: float | None = None
         if saved is not None:
@@ -292,6 +298,7 @@ class Trainer:
         if x_fake is None:
             x_fake = self.generate_fakes(x_real.shape[0], phase)
         x_fake = x_fake.detach()  # no graph into G: D's update must not touch G
+        x_real, x_fake = self._augment(x_real), self._augment(x_fake)
         with self._autocast():
             real_logits = self.D_ddp(x_real, **kw)
             fake_logits = self.D_ddp(x_fake, **kw)
@@ -312,6 +319,7 @@ class Trainer:
         kw = phase.kwargs
         if x_fake is None:
             x_fake = self.generate_fakes(batch_size, phase, grad=True)
+        x_fake = self._augment(x_fake)
         self.D.requires_grad_(False)
         try:
             with self._autocast():
@@ -328,6 +336,13 @@ class Trainer:
         if self.ema is not None:
             self.ema.update(self.G)
         return {"loss_G": loss.detach()}
+
+    def _augment(self, x: torch.Tensor) -> torch.Tensor:
+        """``train.augment``'s DiffAugment transforms (identity when it is empty)."""
+        if not self._augment_policy:
+            return x
+        x = diff_augment(x, self._augment_policy)
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     def train_step(self) -> dict[str, torch.Tensor]:
         """``n_critic`` D steps, then one G step. Returns device tensors (no sync).
@@ -461,6 +476,7 @@ class Trainer:
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned and self.dist.is_main:
             self._warned.add(key)
+            self.warnings_issued.append(message)
             warnings.warn(message, RuntimeWarning, stacklevel=3)
 
     @torch.no_grad()
@@ -818,3 +834,77 @@ def load_run(run_dir: str | Path, device: str | torch.device | None = "cpu",
         raise _mismatch(path, err) from None
     return LoadedRun(config, G.to(dev).eval(), D.to(dev).eval(), int(state["step"]),
                      int(state["images_seen"]), list(state.get("history", [])))
+
+
+def _fit_in_worker(config: RunConfig, threads: int) -> Trainer:
+    """One run of :func:`train_many`, in its own process with ``threads`` torch threads."""
+    torch.set_num_threads(threads)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the parent re-emits them from trainer.warnings_issued
+        trainer = Trainer(config, device="cpu", progress=False)
+        trainer.fit()
+    return trainer
+
+
+def train_many(configs: Iterable[RunConfig], workers: int | None = None,
+               progress: bool = True) -> list[Trainer]:
+    """Train independent runs side by side on the CPU, one process each; their fitted Trainers.
+
+    Why: a small model (the 2-D MLPs) cannot keep two cores busy, and one thread trains it
+    about as fast as two; so two runs in two single-threaded processes finish in little more
+    than the time of one (notebook 03 trains its seed studies this way). ``workers`` processes
+    (default: one per CPU core, at most one per run) share torch's threads equally; each run is
+    exactly ``Trainer(config, device="cpu").fit()`` with that many threads, so its result does not
+    depend on which worker ran it. The Trainers come back in the order of ``configs``; each run's
+    warnings are re-issued here, prefixed with its index, and kept in
+    ``trainer.warnings_issued``. Image models gain little: they already use every core.
+    """
+    import concurrent.futures
+    import multiprocessing
+    import os
+
+    configs = list(configs)
+    for i, config in enumerate(configs):
+        if not isinstance(config, RunConfig):
+            raise TypeError(f"configs[{i}] must be a ganlab.config.RunConfig, got "
+                            f"{type(config).__name__}")
+    if workers is None:
+        workers = os.cpu_count() or 1
+    elif isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    workers = max(1, min(workers, len(configs)))
+    threads = max(1, torch.get_num_threads() // workers)
+    bar = None
+    if progress and configs:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(configs), desc=f"{len(configs)} runs, {workers} at a time",
+                   unit="run")
+    try:
+        if workers == 1:
+            previous = torch.get_num_threads()
+            trainers = []
+            try:
+                for config in configs:
+                    trainers.append(_fit_in_worker(config, threads))
+                    if bar is not None:
+                        bar.update(1)
+            finally:
+                torch.set_num_threads(previous)
+        else:
+            # spawn, not fork: a forked child inherits torch's OpenMP pool in an unusable state.
+            context = multiprocessing.get_context("spawn")
+            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+                futures = [pool.submit(_fit_in_worker, config, threads) for config in configs]
+                for _ in concurrent.futures.as_completed(futures):
+                    if bar is not None:
+                        bar.update(1)
+                trainers = [f.result() for f in futures]
+    finally:
+        if bar is not None:
+            bar.close()
+    for i, trainer in enumerate(trainers):
+        for message in trainer.warnings_issued:
+            warnings.warn(f"run {i} ({trainer.config.model}, seed {trainer.config.train.seed}): "
+                          f"{message}", RuntimeWarning, stacklevel=2)
+    return trainers

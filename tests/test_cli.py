@@ -412,6 +412,7 @@ def _resume(run: Path, tmp_path: Path, extra: list, capsys) -> tuple[int, str, s
         (["--profile", "default"], "--profile default", "arch.d_width 8 -> 32"),
         (["--lr-g", "1e-3"], "--lr-g 0.001", "train.lr_g 0.0002 -> 0.001"),
         (["--ema", "0.99"], "--ema 0.99", "train.ema 0.0 -> 0.99"),
+        (["--augment", "cutout"], "--augment cutout", "train.augment '' -> 'cutout'"),
     ],
 )
 def test_resume_refuses_options_that_change_the_run(extra: list, option: str, detail: str,
@@ -434,7 +435,8 @@ def test_resume_accepts_the_run_s_own_values(dcgan_run: Path, tmp_path: Path,
                                                          "--batch-size", 16, "--data", "shapes",
                                                          "--resolution", 16, "--loss",
                                                          "nonsaturating", "--lr-g", "2e-4",
-                                                         "--lr-d", "2e-4", "--ema", "0"],
+                                                         "--lr-d", "2e-4", "--ema", "0",
+                                                         "--augment", "none"],
                                  capsys)
     assert code == 0, err
     assert "resume:" not in out + err
@@ -580,10 +582,22 @@ def test_train_sets_learning_rates_and_ema(tmp_path: Path,
     assert (train["lr_g"], train["lr_d"], train["ema"]) == (1e-3, 5e-4, 0.9)
 
 
+def test_train_sets_the_augmentation_policy(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    code, _, err = run_cli(["train", "dcgan", "--profile", "tiny", "--steps", 2, "--out", out,
+                            "--augment", " translation, cutout", "--no-progress"], capsys)
+    assert code == 0, err
+    assert json.loads((out / "config.json").read_text())["train"]["augment"] == \
+        "translation,cutout"
+
+
 @pytest.mark.parametrize(("option", "value", "message"), [
     ("--lr-g", "0", "a learning rate must lie in (0, 1), got 0"),
     ("--lr-d", "fast", "expected a learning rate such as 2e-4, got 'fast'"),
     ("--ema", "1", "an EMA decay must lie in [0, 1) (0: off), got 1"),
+    ("--augment", "translation,flip", "unknown augmentation 'flip': choose from translation, "
+     "cutout, color"),
 ])
 def test_train_rejects_bad_rates(option: str, value: str, message: str, tmp_path: Path,
                                  capsys: pytest.CaptureFixture[str]) -> None:
