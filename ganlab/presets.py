@@ -48,7 +48,10 @@ _TRAIN = {
         # recognised, mnist-5k 39.4% confident. D at 5e-4, G at 1e-3 (G learns faster than D
         # can punish it) and an EMA of G over ~100 steps, at 3,000 steps: shapes 60.7%,
         # mnist-5k 59.2% confident with KL 0.012. 5e-4/5e-4: shapes 54.9%. Longer runs at
-        # 1e-3/5e-4 gain little for their time: shapes 58.5% at 4,000 and 68.0% at 5,000 steps.
+        # 1e-3/5e-4 gain little for their time: shapes 58.5% at 4,000 and 68.0% at 5,000 steps;
+        # mnist-5k (EMA 0.999) 59.8% at 5,000 and 61.5% at 10,000 steps, D winning outright from
+        # ~5,000. DiffAugment (train.augment="translation,cutout") on mnist-5k slowed it down:
+        # 51.6% at 6,000 steps (EMA 0.999), so no preset uses it.
         "default": dict(steps=3000, batch_size=64, lr_g=1e-3, lr_d=5e-4, betas=(0.5, 0.999),
                         ema=0.99, log_every=50, sample_every=300, checkpoint_every=1000),
         "full": dict(steps=20000, batch_size=128, log_every=100, sample_every=1000,
