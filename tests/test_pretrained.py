@@ -20,6 +20,7 @@ from ganlab.training import sample_z
 
 EXPECTED = {  # name: (model, data, resolution, channels)
     "dcgan_digits32": ("dcgan", "digits", 32, 1),
+    "dcgan_mnist32": ("dcgan", "mnist-5k", 32, 1),
     "dcgan_shapes64": ("dcgan", "shapes", 64, 3),
     "progan_shapes32": ("progan", "shapes", 32, 3),
 }
@@ -104,6 +105,37 @@ def test_loads_as_float32_and_generates_images(name):
             small = p.G(z, stage=stage, alpha=0.5 if stage else 1.0)
             side = 4 * 2**stage
             assert small.shape == (8, channels, side, side)
+
+
+# What each shipped generator scores on 1,000 samples of latent seed 1 with the course's judges
+# (the numbers in ganlab/pretrained/README.md), less a margin: a file that regressed to blobs
+# fails here. The shape judge is trained in the test, with this suite's single thread; another
+# summation order gives another judge, whose verdict on ProGAN's borderline shapes moves a lot
+# (47.6% recognised with the notebooks' 2 threads, 35.9% with 1, on the same AMD EPYC).
+QUALITY_FLOORS = {"dcgan_mnist32": 0.55, "dcgan_shapes64": 0.80, "progan_shapes32": 0.30}
+
+
+@pytest.mark.parametrize("name", sorted(QUALITY_FLOORS))
+def test_shipped_generators_draw_what_their_judge_recognises(name, shape_judge32):
+    from ganlab import metrics
+
+    p = pt.load_pretrained(name)
+    x = generate(p.G, sample_z(1000, p.config.arch.latent_dim, seed=1))
+    if p.config.data.name == "shapes":
+        x = torch.nn.functional.interpolate(x, size=32, mode="area") if x.shape[-1] > 32 else x
+        score = metrics.shape_recognition(x, shape_judge32).recognised
+    else:
+        result = metrics.digit_recognition(x)
+        assert result.classes == 10, result
+        score = result.confident
+    assert score >= QUALITY_FLOORS[name], f"{name}: {score:.1%} < {QUALITY_FLOORS[name]:.0%}"
+
+
+@pytest.fixture(scope="module")
+def shape_judge32():
+    from ganlab.metrics import shape_classifier
+
+    return shape_classifier(32)
 
 
 def test_unknown_name_lists_the_available_ones():
