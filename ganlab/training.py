@@ -857,7 +857,8 @@ def train_many(configs: Iterable[RunConfig], workers: int | None = None,
     exactly ``Trainer(config, device="cpu").fit()`` with that many threads, so its result does not
     depend on which worker ran it. The Trainers come back in the order of ``configs``; each run's
     warnings are re-issued here, prefixed with its index, and kept in
-    ``trainer.warnings_issued``. Image models gain little: they already use every core.
+    ``trainer.warnings_issued``. Meant for small models: an image model already spreads one
+    run over several threads.
     """
     import concurrent.futures
     import multiprocessing
@@ -868,8 +869,9 @@ def train_many(configs: Iterable[RunConfig], workers: int | None = None,
         if not isinstance(config, RunConfig):
             raise TypeError(f"configs[{i}] must be a ganlab.config.RunConfig, got "
                             f"{type(config).__name__}")
-    if workers is None:
-        workers = os.cpu_count() or 1
+    if workers is None:  # the cores this process may use (a container may allow fewer)
+        workers = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                   else os.cpu_count() or 1)
     elif isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     workers = max(1, min(workers, len(configs)))
