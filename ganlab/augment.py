@@ -19,25 +19,10 @@ from __future__ import annotations
 
 import torch
 
-POLICIES = ("translation", "cutout", "color")
+from ganlab.config import AUGMENT_POLICIES as POLICIES
+from ganlab.config import parse_augment_policy as parse_policy
 
-
-def parse_policy(policy: str) -> tuple[str, ...]:
-    """``"translation,cutout"`` -> ``("translation", "cutout")``; ``""`` -> ``()``.
-
-    Raises a ValueError naming the unknown parts and the known ones.
-    """
-    if not isinstance(policy, str):
-        raise ValueError(f"an augmentation policy is a string such as 'translation,cutout', got "
-                         f"{policy!r}")
-    parts = tuple(p.strip() for p in policy.split(",") if p.strip())
-    unknown = [p for p in parts if p not in POLICIES]
-    if unknown:
-        raise ValueError(f"unknown augmentation {', '.join(map(repr, unknown))}: choose from "
-                         f"{', '.join(POLICIES)} (comma-separated), or '' for none")
-    if len(set(parts)) != len(parts):
-        raise ValueError(f"augmentation policy {policy!r} names a transform twice")
-    return parts
+__all__ = ["POLICIES", "color", "cutout", "diff_augment", "parse_policy", "translation"]
 
 
 def translation(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:

@@ -139,6 +139,27 @@ class LossConfig:
             )
 
 
+AUGMENT_POLICIES = ("translation", "cutout", "color")  # ganlab.augment implements them
+
+
+def parse_augment_policy(policy: str) -> tuple[str, ...]:
+    """``"translation,cutout"`` -> ``("translation", "cutout")``; ``""`` -> ``()``.
+
+    Raises a ValueError naming the unknown parts and the known ones (no torch needed).
+    """
+    if not isinstance(policy, str):
+        raise ValueError(f"an augmentation policy is a string such as 'translation,cutout', got "
+                         f"{policy!r}")
+    parts = tuple(p.strip() for p in policy.split(",") if p.strip())
+    unknown = [p for p in parts if p not in AUGMENT_POLICIES]
+    if unknown:
+        raise ValueError(f"unknown augmentation {', '.join(map(repr, unknown))}: choose from "
+                         f"{', '.join(AUGMENT_POLICIES)} (comma-separated), or '' for none")
+    if len(set(parts)) != len(parts):
+        raise ValueError(f"augmentation policy {policy!r} names a transform twice")
+    return parts
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation and bookkeeping. ``steps`` is the run's total number of generator steps.
@@ -194,10 +215,8 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.amp must be one of {AMP_MODES}, got {self.amp!r}")
         if not isinstance(self.sync_bn, bool):
             raise ValueError(f"TrainConfig.sync_bn must be true or false, got {self.sync_bn!r}")
-        from ganlab.augment import parse_policy
-
         try:
-            parse_policy(self.augment)
+            parse_augment_policy(self.augment)
         except ValueError as err:
             raise ValueError(f"TrainConfig.augment: {err}") from None
 

@@ -133,3 +133,14 @@ def test_point_models_refuse_augmentation():
     assert isinstance(cfg, RunConfig)
     with pytest.raises(ValueError, match="MLP trains on 2-D points: set train.augment to ''"):
         Trainer(cfg, progress=False)
+
+
+def test_checking_a_policy_needs_no_torch():
+    """A config is validated without importing torch (``import ganlab.config`` stays cheap)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, ganlab.config as c; c.TrainConfig(augment='translation,cutout'); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
