@@ -92,12 +92,12 @@ _ema_decay = _bounded_float("an EMA decay", "0.999", "[0, 1) (0: off)", lambda x
 
 def _augment_policy(value: str) -> str:
     """An argparse type: a DiffAugment policy such as ``translation,cutout``; ``none`` -> ''."""
-    from ganlab.augment import parse_policy
+    from ganlab.config import parse_augment_policy
 
     if value.strip().lower() == "none":
         return ""
     try:
-        return ",".join(parse_policy(value))
+        return ",".join(parse_augment_policy(value))
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
 
