@@ -45,7 +45,7 @@ with --resume the run keeps the settings it was started with:
   this session only: --device, --gif, --no-progress
   refused with an error naming the option, unless they repeat the run's own values:
                   --data, --profile, --resolution, --loss, --batch-size, --seed, --sync-bn,
-                  --lr-g, --lr-d, --ema, --augment
+                  --lr-g, --lr-d, --ema, --augment, --set
                   (they define the run: start a new one with another --out instead)
 """
 
@@ -55,6 +55,7 @@ DEFINING = {"data": ("data.name",), "seed": ("train.seed",), "batch_size": ("tra
             "loss": ("loss.name",), "sync_bn": ("train.sync_bn",), "lr_g": ("train.lr_g",),
             "lr_d": ("train.lr_d",), "ema": ("train.ema",), "augment": ("train.augment",),
             "resolution": ("arch.resolution", "arch.data_shape", "data.resolution"),
+            "set": (),  # the fields it names
             "profile": None}
 MAX_SAMPLES = 10_000  # in one PNG grid
 MAX_RAW_SAMPLES = 100_000  # in one .npz
@@ -98,6 +99,16 @@ def _augment_policy(value: str) -> str:
         return ""
     try:
         return ",".join(parse_augment_policy(value))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _setting(value: str) -> tuple[str, object]:
+    """An argparse type: ``SECTION.FIELD=VALUE`` (see ganlab.config.parse_setting)."""
+    from ganlab.config import parse_setting
+
+    try:
+        return parse_setting(value)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
 
@@ -146,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "64; progan: the target, a power of two)")
     t.add_argument("--loss", choices=("minimax", "nonsaturating", "least_squares", "wgan_gp"),
                    help="override the model's loss")
+    t.add_argument("--set", type=_setting, action="append", metavar="SECTION.FIELD=VALUE",
+                   help="set any config field the options above do not, e.g. --set "
+                        "arch.max_channels=64 --set arch.images_per_stable=32000 (repeatable; "
+                        "sections arch, data, loss, train; `ganlab info RUN` lists the fields)")
     t.add_argument("--amp", choices=("auto", "off", "bf16", "fp16"),
                    help="mixed precision: auto (the default: bf16 where the CPU or GPU has it), "
                    "off, bf16, fp16")
@@ -255,7 +270,17 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201 - a ganlab.confi
         config = config.replace(arch=dataclasses.replace(config.arch,
                                                          **_resolution_field(config, args)))
         data_changes["resolution"] = args.resolution
-    return config.replace(**{f"data__{k}": v for k, v in data_changes.items()})
+    config = config.replace(**{f"data__{k}": v for k, v in data_changes.items()})
+    if getattr(args, "set", None):
+        from ganlab.config import apply_settings
+
+        config = apply_settings(config, dict(args.set))
+    if config.model == "progan" and not args.steps:
+        from ganlab.models.progan import steps_for_schedule
+
+        # A ProGAN run lasts as long as its growth schedule, which --resolution and --set change.
+        config = config.replace(train__steps=steps_for_schedule(config.arch))
+    return config
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -318,10 +343,15 @@ def _resumed_config(args: argparse.Namespace, saved):  # noqa: ANN001, ANN202 - 
         fresh_args.steps, fresh_args.amp = None, None
         changed = {f: (old, new) for f, old, new in config_changes(saved, config_from_args(
             fresh_args)) if f not in RESUMABLE_CHANGES}
-        owned = {f for fields in DEFINING.values() if fields for f in fields}
+        named = [key.replace("__", ".") for key, _ in args.set or ()]
+        owned = {f for fields in DEFINING.values() if fields for f in fields} | set(named)
         conflicts = []
         for name, value in given.items():
-            fields = DEFINING[name] or [f for f in changed if f not in owned]
+            if name == "set":
+                fields = named
+                value = " --set ".join(f"{f}={v!r}" for f, (_, v) in zip(named, args.set))
+            else:
+                fields = DEFINING[name] or [f for f in changed if f not in owned]
             diffs = [f"{f} {changed[f][0]!r} -> {changed[f][1]!r}" for f in fields if f in changed]
             if diffs:
                 option = "--" + name.replace("_", "-")

@@ -160,6 +160,60 @@ def parse_augment_policy(policy: str) -> tuple[str, ...]:
     return parts
 
 
+SETTING_SECTIONS = ("arch", "data", "loss", "train")
+
+
+def parse_setting(text: str) -> tuple[str, Any]:
+    """One ``ganlab train --set`` option: ``"arch.max_channels=64"`` -> ``("arch__max_channels",
+    64)``, a key for :meth:`RunConfig.replace`.
+
+    The value is read as a Python literal (``64``, ``3e-3``, ``(16, 8)``, ``True``, ``'a b'``);
+    anything else stays a string (``train.amp=bf16``). ``train.steps`` has its own option,
+    ``--steps``, which is also the one that may change under ``--resume``.
+    """
+    import ast
+
+    key, sep, raw = text.partition("=")
+    section, dot, name = key.strip().partition(".")
+    if not sep or not dot or not name.strip() or not raw.strip():
+        raise ValueError(f"expected SECTION.FIELD=VALUE such as arch.max_channels=64, got "
+                         f"{text!r}")
+    if section not in SETTING_SECTIONS:
+        raise ValueError(f"unknown config section {section!r} in {text!r}; choose from "
+                         f"{', '.join(SETTING_SECTIONS)} (ganlab info RUN shows every field)")
+    if (section, name.strip()) == ("train", "steps"):
+        raise ValueError("set the number of steps with --steps, not --set train.steps")
+    try:
+        value = ast.literal_eval(raw.strip())
+    except (ValueError, SyntaxError):
+        value = raw.strip()
+    return f"{section}__{name.strip()}", value
+
+
+def apply_settings(config: RunConfig, settings: dict[str, Any]) -> RunConfig:
+    """``config.replace(**settings)`` after matching each value to its field's current type: a
+    single number where the field holds a tuple (``batch_sizes=32`` -> ``(32,)``), a list as a
+    tuple, an integer where a float is. Unknown fields and invalid values raise ValueError."""
+    fixed = {}
+    for key, value in settings.items():
+        section, name = key.split("__", 1)
+        part = getattr(config, section)
+        names = [f.name for f in dataclasses.fields(part)]
+        if name not in names:
+            raise ValueError(f"{type(part).__name__} has no field {name!r} ({section}.{name}); "
+                             f"valid: {', '.join(f'{section}.{n}' for n in names)}")
+        current = getattr(part, name)
+        if isinstance(value, list):
+            value = tuple(value)
+        if isinstance(current, tuple) and not isinstance(value, tuple):
+            value = (value,)
+        elif isinstance(current, float) and isinstance(value, int) and not isinstance(value,
+                                                                                      bool):
+            value = float(value)
+        fixed[key] = value
+    return config.replace(**fixed)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation and bookkeeping. ``steps`` is the run's total number of generator steps.

@@ -413,6 +413,7 @@ def _resume(run: Path, tmp_path: Path, extra: list, capsys) -> tuple[int, str, s
         (["--lr-g", "1e-3"], "--lr-g 0.001", "train.lr_g 0.0002 -> 0.001"),
         (["--ema", "0.99"], "--ema 0.99", "train.ema 0.0 -> 0.99"),
         (["--augment", "cutout"], "--augment cutout", "train.augment '' -> 'cutout'"),
+        (["--set", "arch.g_width=4"], "--set arch.g_width=4", "arch.g_width 8 -> 4"),
     ],
 )
 def test_resume_refuses_options_that_change_the_run(extra: list, option: str, detail: str,
@@ -436,7 +437,8 @@ def test_resume_accepts_the_run_s_own_values(dcgan_run: Path, tmp_path: Path,
                                                          "--resolution", 16, "--loss",
                                                          "nonsaturating", "--lr-g", "2e-4",
                                                          "--lr-d", "2e-4", "--ema", "0",
-                                                         "--augment", "none"],
+                                                         "--augment", "none", "--set",
+                                                         "arch.d_width=8"],
                                  capsys)
     assert code == 0, err
     assert "resume:" not in out + err
@@ -590,6 +592,56 @@ def test_train_sets_the_augmentation_policy(tmp_path: Path,
     assert code == 0, err
     assert json.loads((out / "config.json").read_text())["train"]["augment"] == \
         "translation,cutout"
+
+
+def test_train_sets_any_config_field(tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    code, _, err = run_cli(["train", "progan", "--profile", "tiny", "--out", out,
+                            "--set", "arch.images_per_fade=16", "--set", "arch.batch_sizes=4",
+                            "--set", "train.lr_g=3e-3", "--set", "loss.gp_weight=5",
+                            "--no-progress"], capsys)
+    assert code == 0, err
+    config = json.loads((out / "config.json").read_text())
+    arch = config["arch"]
+    assert (arch["images_per_fade"], arch["batch_sizes"]) == (16, [4])
+    assert (config["train"]["lr_g"], config["loss"]["gp_weight"]) == (3e-3, 5.0)
+    # The run still lasts exactly its growth schedule: 32 images at 4x4, then 16 + 32 at 8x8 and
+    # at 16x16, four images a step.
+    assert config["train"]["steps"] == (32 + 2 * (16 + 32)) // 4
+    assert ckpt.load_checkpoint(out)["step"] == config["train"]["steps"]
+
+
+def test_progan_resolution_sets_the_length_of_the_run() -> None:
+    # --resolution 64 adds a stage: the run must last until its schedule ends, not the preset's.
+    from ganlab.cli import build_parser, config_from_args
+    from ganlab.models.progan import steps_for_schedule, total_images
+
+    args = build_parser().parse_args(["train", "progan", "--profile", "default", "--resolution",
+                                      "64", "--out", "unused"])
+    config = config_from_args(args)
+    assert config.arch.resolution == 64
+    assert config.train.steps == steps_for_schedule(config.arch)
+    assert config.train.steps * 16 == total_images(config.arch)  # one batch size, 16
+    assert config.train.steps > preset("progan", profile="default").train.steps
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("arch.g_width", "expected SECTION.FIELD=VALUE such as arch.max_channels=64, got "
+     "'arch.g_width'"),
+    ("model.x=1", "unknown config section 'model' in 'model.x=1'; choose from arch, data, loss, "
+     "train"),
+    ("train.steps=9", "set the number of steps with --steps, not --set train.steps"),
+    ("arch.nope=3", "DCGANConfig has no field 'nope' (arch.nope); valid: arch.resolution, "),
+    ("arch.g_width=-2", "DCGANConfig.g_width must be a positive integer, got -2"),
+])
+def test_train_rejects_bad_settings(value: str, message: str, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(["train", "dcgan", "--profile", "tiny", "--out", tmp_path / "r",
+                              "--set", value], capsys)
+    assert code == 2
+    assert message in out + err
+    assert not (tmp_path / "r").exists()
 
 
 @pytest.mark.parametrize(("option", "value", "message"), [
