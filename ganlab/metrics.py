@@ -1,7 +1,8 @@
 """Sample-quality metrics whose networks ganlab trains itself (no downloaded weights).
 
 Shape recognition on the ``shapes`` data set (:func:`shape_recognition`): the share of samples
-that a small classifier, trained here on real shapes, calls a clean circle, square or triangle.
+that a small classifier, trained on real shapes (the 32 px one shipped in ``ganlab/judges/``),
+calls a clean circle, square or triangle.
 
 Digit recognition on MNIST-like samples (:func:`digit_recognition`): a small CNN, the *digit
 judge*, trained deterministically on 4,000 of the 5,000 ``mnist-5k`` digits (shipped in
@@ -127,21 +128,32 @@ def _corrupt(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.where(choice == 0, blurred, torch.where(choice == 1, blotchy, squashed))
 
 
-def shape_classifier(resolution: int = 32, n: int = 16_384, steps: int = 512, seed: int = 0,
-                     progress: bool = False) -> ShapeClassifier:
-    """A small CNN that tells circle, square, triangle and "not a clean shape" apart.
+SHAPE_JUDGE_SETTINGS = {"n": 16_384, "steps": 512, "seed": 0}  # shape_classifier's defaults
+SHIPPED_SHAPE_JUDGES = {32: Path(__file__).resolve().parent / "judges" / "shape_judge32.pt"}
+_SHAPE_FORMAT = "ganlab-shape-judge"
 
-    Trained on ``ganlab.data.shapes(resolution, n, seed=1000 + seed)`` (not the seed the GANs
-    train on) plus corrupted copies as the fourth class (blurred, blotchy, squashed). About a
-    minute on 2 CPU cores at the defaults; cached per argument set for the session; the global
-    RNG is left untouched. ``model.features(x)`` gives its 64 penultimate activations.
-    :func:`shape_calibration` scores held-out real images, blurred ones and noise with it.
-    """
+
+def _shape_net(resolution: int) -> ShapeClassifier:
+    """The untrained judge for ``resolution`` x ``resolution`` RGB images."""
+    layers: list[nn.Module] = []
+    size, prev = resolution, 3
+    for ch in (32, 64, 64):
+        layers += [nn.Conv2d(prev, ch, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+        prev, size = ch, size // 2
+    return ShapeClassifier(*layers, nn.Flatten(), nn.Linear(prev * size * size, 64), nn.ReLU(),
+                           nn.Linear(64, 4))
+
+
+def train_shape_classifier(resolution: int = 32, n: int = 16_384, steps: int = 512,
+                           seed: int = 0, progress: bool = False) -> ShapeClassifier:
+    """Train the shape judge: on ``ganlab.data.shapes(resolution, n, seed=1000 + seed)`` (not
+    the seed the GANs train on) plus corrupted copies as the fourth class (blurred, blotchy,
+    squashed), minibatches of 128 real and 64 corrupted images, Adam at lr 3e-3. About a minute
+    on 2 CPU cores at the defaults; deterministic on one machine and thread count (another
+    thread count sums in another order and gives a slightly different judge); the global RNG is
+    left untouched."""
     from ganlab.data import shapes
 
-    key = (resolution, n, steps, seed)
-    if key in _CLASSIFIERS:
-        return _CLASSIFIERS[key]
     if resolution < 8:
         raise ValueError(f"the shape classifier needs images of at least 8x8, got {resolution}")
     if n < 64 or steps < 1:
@@ -151,14 +163,7 @@ def shape_classifier(resolution: int = 32, n: int = 16_384, steps: int = 512, se
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
-        c = (32, 64, 64)
-        layers: list[nn.Module] = []
-        size, prev = resolution, 3
-        for ch in c:
-            layers += [nn.Conv2d(prev, ch, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
-            prev, size = ch, size // 2
-        model = ShapeClassifier(*layers, nn.Flatten(), nn.Linear(prev * size * size, 64), nn.ReLU(),
-                              nn.Linear(64, 4))
+        model = _shape_net(resolution)
         opt = torch.optim.Adam(model.parameters(), lr=3e-3)
         batches = range(steps)  # minibatches of 128 real + 64 corrupted images
         if progress:
@@ -179,7 +184,67 @@ def shape_classifier(resolution: int = 32, n: int = 16_384, steps: int = 512, se
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-    model.eval().requires_grad_(False)
+    return model.eval().requires_grad_(False)
+
+
+def save_shape_classifier(model: ShapeClassifier, path: str | os.PathLike, resolution: int,
+                          n: int, steps: int, seed: int) -> None:
+    """Write the judge's weights (float32) and the settings it was trained with, atomically."""
+    import io
+
+    from ganlab import checkpoint as ckpt
+
+    state = {"format": _SHAPE_FORMAT, "version": 1,
+             "settings": {"resolution": resolution, "n": n, "steps": steps, "seed": seed},
+             "weights": {k: v.float() for k, v in model.state_dict().items()}}
+    buffer = io.BytesIO()  # not a named file: torch.save would record its name in the archive
+    torch.save(state, buffer)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    ckpt.atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_shape_classifier(path: str | os.PathLike,
+                          settings: dict[str, int] | None = None) -> ShapeClassifier:
+    """A judge saved by :func:`save_shape_classifier`, read with ``weights_only=True``; when
+    ``settings`` are given (resolution, n, steps, seed), the file must have been trained with
+    them (a ValueError if not)."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict) or state.get("format") != _SHAPE_FORMAT:
+        raise ValueError(f"{path} is not a ganlab shape judge")
+    if settings is not None and state.get("settings") != settings:
+        raise ValueError(f"{path} was trained with {state.get('settings')}, not {settings}")
+    model = _shape_net(state["settings"]["resolution"])
+    model.load_state_dict(state["weights"])
+    return model.eval().requires_grad_(False)
+
+
+def shape_classifier(resolution: int = 32, n: int = 16_384, steps: int = 512, seed: int = 0,
+                     progress: bool = False) -> ShapeClassifier:
+    """The shape judge: a small CNN that tells circle, square, triangle and "not a clean shape"
+    apart (:func:`train_shape_classifier`).
+
+    With the default ``n``, ``steps`` and ``seed`` at 32x32 it is the judge shipped in
+    ``ganlab/judges/shape_judge32.pt`` (written by ``python scripts/train_shape_judge.py``), so
+    every machine and thread count scores with the same network; other arguments (or a missing
+    or damaged file) train one, about a minute on 2 CPU cores at the defaults. Cached per
+    argument set for the session. ``model.features(x)`` gives its 64 penultimate activations.
+    :func:`shape_calibration` scores held-out real images, blurred ones and noise with it.
+    """
+    key = (resolution, n, steps, seed)
+    if key in _CLASSIFIERS:
+        return _CLASSIFIERS[key]
+    model = None
+    settings = {"resolution": resolution, "n": n, "steps": steps, "seed": seed}
+    shipped = SHIPPED_SHAPE_JUDGES.get(resolution)
+    if {"n": n, "steps": steps, "seed": seed} == SHAPE_JUDGE_SETTINGS and shipped is not None \
+            and shipped.is_file():
+        try:
+            model = load_shape_classifier(shipped, settings)
+        except Exception as err:  # noqa: BLE001 - an unreadable file is simply retrained
+            warnings.warn(f"training the shape judge: {shipped} is unusable ({err})",
+                          stacklevel=2)
+    if model is None:
+        model = train_shape_classifier(resolution, n, steps, seed, progress)
     _CLASSIFIERS[key] = model
     return model
 

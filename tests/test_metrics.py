@@ -176,6 +176,52 @@ def test_gaussian_blur_against_its_formula() -> None:
         metrics.gaussian_blur(flat, 0.0)
 
 
+def test_the_default_shape_judge_is_the_shipped_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    path = metrics.SHIPPED_SHAPE_JUDGES[32]
+    state = torch.load(path, weights_only=True)  # runs no pickled code
+    assert state["format"] == "ganlab-shape-judge"
+    assert state["settings"] == {"resolution": 32, **metrics.SHAPE_JUDGE_SETTINGS}
+    monkeypatch.setattr(metrics, "_CLASSIFIERS", {})
+    monkeypatch.setattr(metrics, "train_shape_classifier",
+                        lambda *a, **k: pytest.fail("the shipped judge was retrained"))
+    judge = metrics.shape_classifier(32)
+    for name, value in judge.state_dict().items():
+        assert torch.equal(value, state["weights"][name])
+    assert not judge.training and not any(p.requires_grad for p in judge.parameters())
+    with pytest.raises(ValueError, match="trained with"):
+        metrics.load_shape_classifier(path, {"resolution": 32, "n": 64, "steps": 1, "seed": 0})
+    # It is the judge its script trains, and it reads held-out real shapes, not noise.
+    cal = metrics.shape_calibration(32, judge, n=300)
+    assert cal["real"].recognised >= 0.95, cal["real"]
+    assert cal["real"].recognised - cal["blurred"].recognised >= 0.5, cal
+    assert cal["noise"].recognised <= 0.01, cal["noise"]
+
+
+def test_a_damaged_shipped_shape_judge_is_retrained_with_a_warning(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = tmp_path / "shape_judge8.pt"
+    bad.write_bytes(b"not a judge")
+    monkeypatch.setattr(metrics, "SHIPPED_SHAPE_JUDGES", {8: bad})
+    monkeypatch.setattr(metrics, "SHAPE_JUDGE_SETTINGS", {"n": 128, "steps": 2, "seed": 5})
+    monkeypatch.setattr(metrics, "_CLASSIFIERS", {})
+    with pytest.warns(UserWarning, match="shape_judge8.pt is unusable"):
+        judge = metrics.shape_classifier(8, n=128, steps=2, seed=5)
+    trained = metrics.train_shape_classifier(8, n=128, steps=2, seed=5)
+    for a, b in zip(judge.parameters(), trained.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_a_saved_shape_judge_loads_back(tmp_path: Path) -> None:
+    model = metrics.train_shape_classifier(8, n=128, steps=2, seed=5)
+    path = tmp_path / "judge.pt"
+    metrics.save_shape_classifier(model, path, 8, 128, 2, 5)
+    back = metrics.load_shape_classifier(path, {"resolution": 8, "n": 128, "steps": 2, "seed": 5})
+    x = data.shapes(8, 4, seed=3).tensors()
+    assert torch.equal(back(x), model(x))
+    with pytest.raises(ValueError, match="not a ganlab shape judge"):
+        metrics.load_shape_classifier(metrics.SHIPPED_JUDGE)  # the digit judge
+
+
 # ---------------------------------------------------------------- digit recognition
 @pytest.fixture(scope="module")
 def judge(tmp_path_factory: pytest.TempPathFactory):

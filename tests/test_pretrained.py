@@ -109,9 +109,9 @@ def test_loads_as_float32_and_generates_images(name):
 
 # What each shipped generator scores on 1,000 samples of latent seed 1 with the course's judges
 # (the numbers in ganlab/pretrained/README.md), less a margin: a file that regressed to blobs
-# fails here. The shape judge is trained in the test, with this suite's single thread; another
-# summation order gives another judge, whose verdict on ProGAN's borderline shapes moves a lot
-# (47.6% recognised with the notebooks' 2 threads, 35.9% with 1, on the same AMD EPYC).
+# fails here. The shape judge is the one shipped in ganlab/judges (a judge trained where it is used
+# depends on the thread count, and its verdict on ProGAN's borderline shapes moved from 35.9% to
+# 47.6% between 1 and 2 threads on the same AMD EPYC).
 QUALITY_FLOORS = {"dcgan_mnist32": 0.55, "dcgan_shapes64": 0.80, "progan_shapes32": 0.30}
 
 
