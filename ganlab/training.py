@@ -519,8 +519,17 @@ class Trainer:
         self._emit("sample", {"step": self.step, "images_seen": self.images_seen, "images": x})
         return x
 
+    def collapse_check_start(self) -> int:
+        """The first step whose snapshot is judged for collapse: ``collapse_after``, plus, when
+        snapshots come from the EMA copy of G, the steps until G's initial weights weigh less
+        than 10% in it (``decay ** k < 0.1``): until then the copy is mostly the untrained G,
+        whose outputs all look alike (230 steps at decay 0.99, 2,302 at 0.999)."""
+        decay = self.config.train.ema if self.ema is not None else 0.0
+        lag = math.ceil(math.log(0.1) / math.log(decay)) if decay > 0 else 0
+        return self.collapse_after + lag
+
     def _check_collapse(self, x: torch.Tensor) -> None:
-        if x.shape[0] < 8 or self.step < self.collapse_after:
+        if x.shape[0] < 8 or self.step < self.collapse_check_start():
             return
         if self._real_diversity is None:
             self._real_diversity = _diversity(self.data.tensors(64).float().cpu())

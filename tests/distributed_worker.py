@@ -39,7 +39,9 @@ def configs() -> dict[str, RunConfig]:
                    arch=DCGANConfig(resolution=16, channels=3, latent_dim=16, g_width=4,
                                     d_width=4))
     # 2 steps at 4x4, then 8x8 fades in: the blocks in use change, as DDP must be told.
+    # WGAN-GP (the full profile's loss): its gradient penalty must be computed per process.
     progan = preset("progan", "shapes", profile="tiny", data__size=64, data__resolution=8,
+                    loss=preset("progan", profile="full").loss,
                     arch=ProGANConfig(resolution=8, latent_dim=16, width=1 / 64,
                                       images_per_stable=16, images_per_fade=32,
                                       batch_sizes=(8,)))

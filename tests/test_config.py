@@ -61,7 +61,12 @@ def test_presets_follow_the_requested_profile() -> None:
     assert tiny.train.steps < default.train.steps
     assert preset("lsgan", "ring8", profile="tiny").arch.data_shape == (2,)
     assert preset("lsgan", profile="tiny").loss.name == "least_squares"
-    assert preset("progan", profile="tiny").loss.name == "wgan_gp"
+    # ProGAN: the paper's WGAN-GP on a GPU, least squares where images are dear (the CPU profiles).
+    assert preset("progan", profile="full").loss == LossConfig("wgan_gp", gp_weight=10.0,
+                                                               drift=0.001)
+    for prof in ("tiny", "default"):
+        assert preset("progan", profile=prof).loss == LossConfig("least_squares", a=0.0, b=1.0,
+                                                                 c=1.0)
 
 
 def test_preset_overrides_nested_fields() -> None:

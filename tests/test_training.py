@@ -404,6 +404,26 @@ def test_a_constant_generator_triggers_the_collapse_warning() -> None:
     assert len(_runtime_warnings(caught)) == 1
 
 
+def test_the_collapse_check_waits_for_the_ema_copy_to_leave_its_initial_weights() -> None:
+    # Snapshots come from the EMA copy; at decay 0.999 it is still 74% the untrained G at step 300,
+    # whose outputs all look alike: judging it then is a false alarm.
+    trainer = Trainer(ring_config(train__ema=0.999), device="cpu", progress=False)
+    start = trainer.collapse_check_start()
+    lag = start - trainer.collapse_after
+    assert 0.999 ** lag < 0.1 <= 0.999 ** (lag - 1)
+    no_ema = Trainer(ring_config(), device="cpu", progress=False)
+    assert no_ema.collapse_check_start() == no_ema.collapse_after
+    x = torch.full((32, 2), 0.3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer.step = start - 1
+        trainer._check_collapse(x)
+        assert _runtime_warnings(caught) == []
+        trainer.step = start
+        trainer._check_collapse(x)
+    assert len(_runtime_warnings(caught)) == 1
+
+
 # ---------------------------------------------------------------- callbacks, generate, devices
 def test_callbacks_receive_every_event(tmp_path: Path) -> None:
     events: list[tuple[str, dict]] = []
