@@ -190,13 +190,17 @@ def train_shape_classifier(resolution: int = 32, n: int = 16_384, steps: int = 5
 def save_shape_classifier(model: ShapeClassifier, path: str | os.PathLike, resolution: int,
                           n: int, steps: int, seed: int) -> None:
     """Write the judge's weights (float32) and the settings it was trained with, atomically."""
+    _write_state({"format": _SHAPE_FORMAT, "version": 1,
+                  "settings": {"resolution": resolution, "n": n, "steps": steps, "seed": seed},
+                  "weights": {k: v.float() for k, v in model.state_dict().items()}}, path)
+
+
+def _write_state(state: dict, path: str | os.PathLike) -> None:
+    """``torch.save`` a judge's state to ``path`` atomically, creating its folder."""
     import io
 
     from ganlab import checkpoint as ckpt
 
-    state = {"format": _SHAPE_FORMAT, "version": 1,
-             "settings": {"resolution": resolution, "n": n, "steps": steps, "seed": seed},
-             "weights": {k: v.float() for k, v in model.state_dict().items()}}
     buffer = io.BytesIO()  # not a named file: torch.save would record its name in the archive
     torch.save(state, buffer)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -519,18 +523,10 @@ def load_digit_judge(path: str | os.PathLike, steps: int | None = None,
 def save_digit_judge(model: DigitJudge, path: str | os.PathLike, steps: int, seed: int,
                      dtype: torch.dtype = torch.float32) -> None:
     """Write ``model``'s weights (in ``dtype``) and its training settings, atomically."""
-    import io
-
-    from ganlab import checkpoint as ckpt
-
     weights = {k: v.to(dtype) if v.is_floating_point() else v
                for k, v in model.state_dict().items()}
-    state = {"format": _JUDGE_FORMAT, "version": DIGIT_JUDGE_VERSION,
-             "settings": {"steps": steps, "seed": seed}, "weights": weights}
-    buffer = io.BytesIO()  # not a named file: torch.save would record its name in the archive
-    torch.save(state, buffer)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    ckpt.atomic_write_bytes(path, buffer.getvalue())
+    _write_state({"format": _JUDGE_FORMAT, "version": DIGIT_JUDGE_VERSION,
+                  "settings": {"steps": steps, "seed": seed}, "weights": weights}, path)
 
 
 def _train_and_cache(path: Path, steps: int, seed: int, progress: bool) -> DigitJudge:
