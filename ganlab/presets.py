@@ -61,17 +61,18 @@ _TRAIN = {
                      checkpoint_every=2000),
     },
     "progan": {
+        # No steps here: preset() derives them from the growth schedule (_PROGAN).
         # EMA decay: the paper's 0.999 averages over ~1,000 steps, longer than a whole CPU-sized
         # phase, so the short profiles use a shorter horizon.
-        "tiny": dict(steps=20, batch_size=8, lr_g=1e-3, lr_d=1e-3, betas=(0.0, 0.99), ema=0.9,
-                     log_every=4, sample_every=4, checkpoint_every=8, n_samples=16),
+        "tiny": dict(batch_size=8, lr_g=1e-3, lr_d=1e-3, betas=(0.0, 0.99), ema=0.9, log_every=4,
+                     sample_every=4, checkpoint_every=8, n_samples=16),
         # lr 3e-3, three times the paper's: this schedule has 3,000 steps per stage where the
         # paper has 100,000. Measured on shapes with the earlier WGAN-GP schedule of 1,500 steps
         # per stage (one seed each, share of samples a shape classifier trained on the spot
         # recognises): 1e-3 23%, 2e-3 30%, 3e-3 31% and the first squares.
-        "default": dict(steps=5500, batch_size=16, lr_g=3e-3, lr_d=3e-3, betas=(0.0, 0.99),
+        "default": dict(batch_size=16, lr_g=3e-3, lr_d=3e-3, betas=(0.0, 0.99),
                         ema=0.99, log_every=25, sample_every=250, checkpoint_every=1000),
-        "full": dict(steps=650_000, batch_size=16, lr_g=1e-3, lr_d=1e-3, betas=(0.0, 0.99),
+        "full": dict(batch_size=16, lr_g=1e-3, lr_d=1e-3, betas=(0.0, 0.99),
                      ema=0.999, log_every=100, sample_every=5000, checkpoint_every=5000),
     },
 }
