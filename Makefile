@@ -16,8 +16,8 @@ LAB_ARGS ?=
 # JupyterLab refuses to start as root (containers, cloud notebooks) without --allow-root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test lint unit check-notebooks nbval notebooks notebook-times teaching site \
-	wheelhouse browser clean
+.PHONY: lab test lint unit check-notebooks check-prose nbval notebooks notebook-times teaching \
+	site wheelhouse browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml
 lab: $(STAMP)
 	$(BIN)/jupyter lab $(ALLOW_ROOT) $(LAB_ARGS) notebooks/
 
-test: $(STAMP) lint unit check-notebooks nbval browser
+test: $(STAMP) lint unit check-notebooks check-prose nbval browser
 
 # ruff reads the notebooks' code cells too.
 lint: $(STAMP)
@@ -38,6 +38,11 @@ lint: $(STAMP)
 # record from another ganlab / profile / data version, outputs over 1 MB, paths or user names.
 check-notebooks: $(STAMP)
 	$(BIN)/python -m ganlab.course check $(if $(filter 1,$(STRICT)),--strict)
+
+# Numbers in the notebooks' markdown that neither their code nor their outputs show (LaTeX,
+# citations, references and a reviewed allowlist aside; ganlab/prose.py says what it skips).
+check-prose: $(STAMP)
+	$(BIN)/python -m ganlab.prose
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not browser" tests
