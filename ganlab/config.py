@@ -30,12 +30,24 @@ def _non_negative_int(owner: str, name: str, value: Any) -> None:
         raise ValueError(f"{owner}.{name} must be an integer >= 0, got {value!r}")
 
 
+BATCH_NORM_PLACES = ("both", "g", "d", "none")  # DCGANConfig.batch_norm
+OPTIMIZERS = ("adam", "rmsprop")  # TrainConfig.optimizer
+G_OUTPUTS = ("tanh", "linear")  # the MLP generator's last activation
+# The 2-D Gaussian mixtures and their default geometry (radius, std) in ganlab.data's units.
+POINT_GEOMETRY = {"ring8": (0.8, 0.008), "grid25": (0.8, 0.004)}
+# Their geometry in the papers that made them benchmarks (Metz et al., 2017, app. A; VEEGAN): a
+# ring of radius 2 and a grid with spacing 2 (centres -4 ... 4), every mode with std 0.02.
+LITERATURE_GEOMETRY = {"ring8": (2.0, 0.02), "grid25": (4.0, 0.02)}
+
+
 @dataclass(frozen=True)
 class MLPConfig:
     """Vanilla GAN (Goodfellow et al., 2014): fully connected G and D, on flat images or 2-D points.
 
-    ``data_shape`` is ``(C, H, W)`` for images or ``(2,)`` for points. The generator ends in tanh,
-    because every ganlab data set lives in [-1, 1].
+    ``data_shape`` is ``(C, H, W)`` for images or ``(2,)`` for points. The generator ends in tanh
+    (``g_output="tanh"``), because ganlab's images and its default point sets live in [-1, 1];
+    ``g_output="linear"`` leaves its last layer linear, as the 2-D mixture experiments of the
+    literature do (Metz et al., 2017, app. A), for points anywhere on the plane.
     """
 
     family: ClassVar[str] = "mlp"
@@ -45,6 +57,7 @@ class MLPConfig:
     d_hidden: tuple[int, ...] = (128,)
     d_dropout: float = 0.5
     negative_slope: float = 0.2
+    g_output: str = "tanh"
 
     def __post_init__(self) -> None:
         if len(self.data_shape) not in (1, 3) or any(
@@ -61,6 +74,9 @@ class MLPConfig:
                 raise ValueError(f"MLPConfig.{name} must be positive layer widths, got {widths!r}")
         if not 0.0 <= self.d_dropout < 1.0:
             raise ValueError(f"MLPConfig.d_dropout must be in [0, 1), got {self.d_dropout}")
+        if self.g_output not in G_OUTPUTS:
+            raise ValueError(f"MLPConfig.g_output must be one of {', '.join(G_OUTPUTS)}, "
+                             f"got {self.g_output!r}")
 
     @property
     def image_shape(self) -> tuple[int, ...]:
@@ -72,6 +88,9 @@ class DCGANConfig:
     """DCGAN (Radford et al., 2016): all-convolutional G and D following the paper's guidelines.
 
     Widths are the paper's ``ngf``/``ndf`` (64 at 64x64); small values keep CPU runs quick.
+    ``batch_norm`` says which networks use batch normalization: ``"both"`` (the paper), ``"g"``,
+    ``"d"`` or ``"none"``; a network without it gets biases in its convolutions instead (LSGAN's
+    stability comparison, Mao et al., 2017, removes it).
     """
 
     family: ClassVar[str] = "dcgan"
@@ -81,8 +100,12 @@ class DCGANConfig:
     latent_dim: int = 100
     g_width: int = 64
     d_width: int = 64
+    batch_norm: str = "both"
 
     def __post_init__(self) -> None:
+        if self.batch_norm not in BATCH_NORM_PLACES:
+            raise ValueError(f"DCGANConfig.batch_norm must be one of {', '.join(BATCH_NORM_PLACES)}"
+                             f" (the networks that normalize), got {self.batch_norm!r}")
         if self.resolution not in self.resolutions:
             raise ValueError(
                 f"DCGAN supports resolutions {self.resolutions}, got {self.resolution}; "
@@ -100,7 +123,12 @@ class DCGANConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Which data set to train on: a name from :data:`ganlab.data.DATASETS` or ``folder:PATH``."""
+    """Which data set to train on: a name from :data:`ganlab.data.DATASETS` or ``folder:PATH``.
+
+    ``radius`` and ``std`` set the geometry of the 2-D mixtures (``ring8``: the circle's radius;
+    ``grid25``: the outermost centre's coordinate; ``std``: each mode's per-axis std). ``None``
+    keeps the set's own, scaled into [-1, 1]; the literature's is :data:`LITERATURE_GEOMETRY`.
+    """
 
     name: str = "digits"
     resolution: int | None = None
@@ -108,6 +136,8 @@ class DataConfig:
     root: str = "data"
     download: bool = False
     seed: int = 0
+    radius: float | None = None
+    std: float | None = None
 
     def __post_init__(self) -> None:
         from ganlab.data import check_dataset_name
@@ -117,6 +147,26 @@ class DataConfig:
             _positive_int("DataConfig", "resolution", self.resolution)
         if self.size is not None:
             _positive_int("DataConfig", "size", self.size)
+        for key in ("radius", "std"):
+            value = getattr(self, key)
+            if value is None:
+                continue
+            if self.name not in POINT_GEOMETRY:
+                raise ValueError(f"DataConfig.{key} sets the geometry of a 2-D mixture "
+                                 f"({', '.join(POINT_GEOMETRY)}), not of {self.name!r}; leave it "
+                                 "None")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"DataConfig.{key} must be a positive number, got {value!r}")
+
+    @property
+    def geometry(self) -> tuple[float, float]:
+        """(radius, std) of a 2-D mixture: the given values, else the set's default."""
+        if self.name not in POINT_GEOMETRY:
+            raise ValueError(f"{self.name!r} is not a 2-D mixture; geometry is for "
+                             f"{', '.join(POINT_GEOMETRY)}")
+        radius, std = POINT_GEOMETRY[self.name]
+        return (float(self.radius) if self.radius is not None else radius,
+                float(self.std) if self.std is not None else std)
 
 
 @dataclass(frozen=True)
@@ -246,8 +296,12 @@ class TrainConfig:
     reuse_fakes: bool = False
     sync_bn: bool = False
     augment: str = ""
+    optimizer: str = "adam"
 
     def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"TrainConfig.optimizer must be one of {', '.join(OPTIMIZERS)}, got "
+                             f"{self.optimizer!r}")
         for name in ("steps", "batch_size", "n_critic", "log_every", "sample_every",
                      "checkpoint_every", "n_samples"):
             _positive_int("TrainConfig", name, getattr(self, name))
@@ -303,6 +357,15 @@ class RunConfig:
                 f"model {self.model!r} needs an architecture of family {' or '.join(allowed)}, "
                 f"got {type(self.arch).__name__}"
             )
+        if family == "mlp" and self.arch.g_output == "tanh" and self.data.name in POINT_GEOMETRY:
+            radius, std = self.data.geometry
+            reach = radius + 3 * std
+            if reach > 1:
+                raise ValueError(
+                    f"{self.data.name} with radius {radius:g} and std {std:g} reaches "
+                    f"{reach:g}, outside [-1, 1] where G's tanh output cannot go; set "
+                    "arch.g_output='linear' (arch__g_output='linear', --set "
+                    "arch.g_output=linear)")
 
     def replace(self, **changes: Any) -> RunConfig:
         """A copy with top-level fields replaced, or nested ones as ``train__steps=10``."""

@@ -114,13 +114,19 @@ def load(
     root: str | os.PathLike = "data",
     download: bool = False,
     seed: int = 0,
+    radius: float | None = None,
+    std: float | None = None,
 ) -> TensorData:
-    """Load a data set by name; see the module docstring for the names."""
+    """Load a data set by name; see the module docstring for the names. ``radius`` and ``std``
+    set a 2-D mixture's geometry (see :class:`ganlab.config.DataConfig`); other sets refuse them."""
     check_dataset_name(name)
 
     def given(value: int | None, default: int) -> int:  # 0 is an error, not "the default"
         return default if value is None else value
 
+    if name not in POINT_SETS and (radius is not None or std is not None):
+        raise ValueError(f"radius and std set the geometry of a 2-D mixture "
+                         f"({', '.join(POINT_SETS)}), not of {name!r}")
     if name == "digits":
         return digits(given(resolution, 16))
     if name == "mnist-5k":
@@ -128,7 +134,10 @@ def load(
     if name == "shapes":
         return shapes(given(resolution, 32), given(size, 8192), seed=seed)
     if name in POINT_SETS:
-        return (ring8 if name == "ring8" else grid25)(given(size, 50_000), seed=seed)
+        make = ring8 if name == "ring8" else grid25
+        geometry = {k: v for k, v in (("radius", radius), ("std", std)) if v is not None}
+        return make(given(size, 50_000), seed=seed, **geometry)
+
     if name.startswith("folder:"):
         return image_folder(name[len("folder:"):], given(resolution, 64))
     return torchvision_set(name, resolution, Path(root), download)
@@ -136,7 +145,7 @@ def load(
 
 def load_config(config) -> TensorData:  # noqa: ANN001 - a ganlab.config.DataConfig
     return load(config.name, config.resolution, config.size, config.root, config.download,
-                config.seed)
+                config.seed, config.radius, config.std)
 
 
 def _resize(x: torch.Tensor, resolution: int) -> torch.Tensor:
@@ -259,26 +268,40 @@ def shapes(resolution: int = 32, n: int = 8192, seed: int = 0) -> TensorData:
 def _mixture(name: str, centers: torch.Tensor, std: float, n: int, seed: int) -> TensorData:
     if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
         raise ValueError(f"{name} needs a positive number of points, got {n!r}")
+    if isinstance(std, bool) or not isinstance(std, (int, float)) or not std > 0:
+        raise ValueError(f"{name} needs a positive std, got {std!r}")
     gen = torch.Generator().manual_seed(seed)
     which = torch.randint(0, centers.shape[0], (n,), generator=gen)
     points = centers[which] + std * torch.randn(n, 2, generator=gen)
     return TensorData(name, points, which, GaussianMixture(name, centers, std))
 
 
-# VEEGAN's set-up (Srivastava et al., 2017): ring of radius 2 with std 0.02, and a 5x5 grid with
-# spacing 2 and std 0.02, both scaled into [-1, 1] (by 1/2.5 and 1/5), std scaled alike.
-def ring8(n: int = 50_000, seed: int = 0) -> TensorData:
-    """8 Gaussians evenly spaced on a circle of radius 0.8, std 0.008, as (N, 2)."""
+def _positive(name: str, key: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} needs a positive {key}, got {value!r}")
+    return float(value)
+
+
+# The literature's set-up (Metz et al., 2017, app. A; VEEGAN, Srivastava et al., 2017): a ring of
+# radius 2 with std 0.02, and a 5x5 grid with spacing 2 and std 0.02. By default both are scaled
+# into [-1, 1] (by 1/2.5 and 1/5), std scaled alike, so a tanh generator can reach them;
+# radius=2.0, std=0.02 (ring8) and radius=4.0, std=0.02 (grid25) give the literature's.
+def ring8(n: int = 50_000, seed: int = 0, radius: float = 0.8, std: float = 0.008) -> TensorData:
+    """8 Gaussians evenly spaced on a circle of ``radius`` (0.8), each with ``std`` (0.008), as
+    (N, 2)."""
+    radius = _positive("ring8", "radius", radius)
     angles = torch.arange(8, dtype=torch.float32) * (2 * math.pi / 8)
-    centers = 0.8 * torch.stack([angles.cos(), angles.sin()], dim=1)
-    return _mixture("ring8", centers, 0.02 / 2.5, n, seed)
+    centers = radius * torch.stack([angles.cos(), angles.sin()], dim=1)
+    return _mixture("ring8", centers, std, n, seed)
 
 
-def grid25(n: int = 50_000, seed: int = 0) -> TensorData:
-    """25 Gaussians on a 5x5 grid from -0.8 to 0.8, std 0.004, as (N, 2)."""
-    ticks = torch.linspace(-0.8, 0.8, 5)
+def grid25(n: int = 50_000, seed: int = 0, radius: float = 0.8, std: float = 0.004) -> TensorData:
+    """25 Gaussians on a 5x5 grid from ``-radius`` to ``radius`` (0.8), each with ``std``
+    (0.004), as (N, 2)."""
+    radius = _positive("grid25", "radius", radius)
+    ticks = torch.linspace(-radius, radius, 5)
     centers = torch.cartesian_prod(ticks, ticks)
-    return _mixture("grid25", centers, 0.02 / 5, n, seed)
+    return _mixture("grid25", centers, std, n, seed)
 
 
 def _not_found(name: str, directory: Path, hint: str) -> DataNotFoundError:

@@ -221,10 +221,14 @@ class Trainer:
                              "MLP trains on 2-D points: set train.augment to ''")
         self.loss = GANLoss(config.loss)
 
-        adam: dict[str, Any] = {"betas": tuple(tc.betas), "eps": tc.eps}
-        adam["fused" if self.device.type in FUSED_ADAM_DEVICES else "foreach"] = True
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=tc.lr_g, **adam)
-        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=tc.lr_d, **adam)
+        if tc.optimizer == "adam":
+            options: dict[str, Any] = {"betas": tuple(tc.betas), "eps": tc.eps}
+            options["fused" if self.device.type in FUSED_ADAM_DEVICES else "foreach"] = True
+            make = torch.optim.Adam
+        else:  # RMSProp (LSGAN's stability comparison): no momentum, betas unused
+            options, make = {"eps": tc.eps, "foreach": True}, torch.optim.RMSprop
+        self.opt_G = make(self.G.parameters(), lr=tc.lr_g, **options)
+        self.opt_D = make(self.D.parameters(), lr=tc.lr_d, **options)
 
         self.amp_dtype = autocast_dtype(config, self.device)
         self.scaler = torch.amp.GradScaler(

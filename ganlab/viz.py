@@ -224,8 +224,12 @@ def plot_history(history: Sequence[dict[str, float]], axes: Any = None):
 
 
 def plot_points(fake: torch.Tensor | None = None, real: torch.Tensor | None = None,
-                centers: torch.Tensor | None = None, ax: Any = None, title: str | None = None):
-    """Scatter 2-D samples over the real data and the mixture's mode centres."""
+                centers: torch.Tensor | None = None, ax: Any = None, title: str | None = None,
+                limit: float | None = None):
+    """Scatter 2-D samples over the real data and the mixture's mode centres, in
+    [-limit, limit]^2: by default [-1.1, 1.1]^2, or wider where the real data or the centres
+    reach further (a mixture in the literature's geometry), so every plot of one data set shares
+    its axes."""
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -238,8 +242,11 @@ def plot_points(fake: torch.Tensor | None = None, real: torch.Tensor | None = No
         ax.scatter(f[:, 0], f[:, 1], s=2, c="tab:orange", alpha=0.5, label="generated")
     if centers is not None:
         ax.scatter(centers[:, 0], centers[:, 1], marker="x", c="k", s=30, label="modes")
-    ax.set_xlim(-1.1, 1.1)
-    ax.set_ylim(-1.1, 1.1)
+    if limit is None:
+        reach = [t.detach().float().abs().max().item() for t in (real, centers) if t is not None]
+        limit = 1.1 * max([1.0, *reach])
+    ax.set_xlim(-limit, limit)
+    ax.set_ylim(-limit, limit)
     ax.set_aspect("equal")
     if title:
         ax.set_title(title)

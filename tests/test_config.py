@@ -244,14 +244,50 @@ def test_digit_presets_train_on_mnist5k_offline_and_mnist_in_full() -> None:
 def test_ring_collapse_is_the_stated_setting_and_only_the_loss_differs(prof: str) -> None:
     regular, ls = ring_collapse("vanilla", prof), ring_collapse("lsgan", prof)
     assert regular.arch == MLPConfig(data_shape=(2,), latent_dim=256, g_hidden=(128, 128),
-                                     d_hidden=(128,), d_dropout=0.0, negative_slope=0.0)
+                                     d_hidden=(128,), d_dropout=0.0, negative_slope=0.0,
+                                     g_output="linear")
     t = regular.train
     assert (t.lr_g, t.lr_d, t.betas, t.batch_size, t.ema) == (1e-3, 1e-3, (0.5, 0.999), 512, 0.0)
     assert t.steps == (6000 if prof != "tiny" else 60)
     assert regular.data.name == "ring8"
+    # Metz et al. (2017), app. A: radius 2, std 0.02, written out here independently.
+    assert (regular.data.radius, regular.data.std) == (2.0, 0.02)
+    assert regular.data.geometry == (2.0, 0.02)
     assert (regular.loss.name, ls.loss.name) == ("nonsaturating", "least_squares")
     assert (ls.loss.a, ls.loss.b, ls.loss.c) == (0.0, 1.0, 1.0)
     assert ls.replace(model="vanilla", loss=regular.loss) == regular
     assert ring_collapse("lsgan", prof, train__seed=4).train.seed == 4
     with pytest.raises(ValueError, match="vanilla and lsgan"):
         ring_collapse("dcgan", prof)
+
+
+def test_point_geometry_defaults_and_refusals() -> None:
+    assert DataConfig("ring8").geometry == (0.8, 0.008)
+    assert DataConfig("grid25").geometry == (0.8, 0.004)
+    assert DataConfig("ring8", radius=2.0).geometry == (2.0, 0.008)
+    with pytest.raises(ValueError, match="geometry of a 2-D mixture"):
+        DataConfig("shapes", radius=1.0)
+    with pytest.raises(ValueError, match="positive number"):
+        DataConfig("ring8", std=0.0)
+    with pytest.raises(ValueError, match="not a 2-D mixture"):
+        DataConfig("shapes").geometry  # noqa: B018 - the property raises
+
+
+def test_tanh_generator_refuses_points_it_cannot_reach() -> None:
+    cfg = preset("vanilla", "ring8", profile="tiny")
+    with pytest.raises(ValueError, match=r"reaches 2\.06.*g_output='linear'"):
+        cfg.replace(data__radius=2.0, data__std=0.02)
+    wide = cfg.replace(arch__g_output="linear", data__radius=2.0, data__std=0.02)
+    assert wide.arch.g_output == "linear"
+    assert RunConfig.from_json(wide.to_json()) == wide
+    with pytest.raises(ValueError, match="g_output must be one of tanh, linear"):
+        MLPConfig(g_output="relu")
+
+
+def test_batch_norm_and_optimizer_options_are_checked() -> None:
+    assert DCGANConfig().batch_norm == "both" and TrainConfig().optimizer == "adam"
+    assert DCGANConfig(batch_norm="none").batch_norm == "none"
+    with pytest.raises(ValueError, match="batch_norm must be one of both, g, d, none"):
+        DCGANConfig(batch_norm="G")
+    with pytest.raises(ValueError, match="optimizer must be one of adam, rmsprop"):
+        TrainConfig(optimizer="sgd")

@@ -505,3 +505,25 @@ def test_shards_are_disjoint_interleaved_and_cover_the_set() -> None:
     assert all(s.data.is_contiguous() for s in shards)
     with pytest.raises(ValueError, match=r"shard index must be in \[0, 3\)"):
         data.shard(3, 3)
+
+
+def test_mixture_geometry_is_a_setting() -> None:
+    # The literature's ring (Metz et al., 2017): 8 centres at radius 2, std 0.02.
+    ring = gdata.ring8(n=20_000, seed=3, radius=2.0, std=0.02)
+    angles = [2 * math.pi * k / 8 for k in range(8)]
+    expected = torch.tensor([[2.0 * math.cos(a), 2.0 * math.sin(a)] for a in angles])
+    torch.testing.assert_close(ring.mixture.centers, expected)
+    assert ring.mixture.std == 0.02
+    offsets = ring.data - ring.mixture.centers[ring.labels]
+    assert abs(offsets.std().item() - 0.02) < 0.001
+    grid = gdata.grid25(n=100, radius=4.0, std=0.02)
+    assert grid.mixture.centers.min() == -4.0 and grid.mixture.centers.max() == 4.0
+    # The defaults are ring8's scaled geometry, bit for bit.
+    torch.testing.assert_close(gdata.load("ring8", size=500, radius=0.8, std=0.008).data,
+                               gdata.ring8(n=500).data, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="positive radius"):
+        gdata.ring8(n=10, radius=-1.0)
+    with pytest.raises(ValueError, match="positive std"):
+        gdata.grid25(n=10, std=0)
+    with pytest.raises(ValueError, match="geometry of a 2-D mixture"):
+        gdata.load("shapes", 16, 8, radius=2.0)

@@ -216,3 +216,33 @@ def test_dcgan_unsupported_resolution(resolution: int) -> None:
 def test_build_rejects_unknown_configs() -> None:
     with pytest.raises(ValueError):
         build(object())
+
+
+def test_mlp_generator_with_a_linear_output_reaches_any_point() -> None:
+    torch.manual_seed(0)
+    linear = MLPGenerator(MLPConfig(data_shape=(2,), latent_dim=4, g_output="linear"))
+    assert not any(isinstance(m, nn.Tanh) for m in linear.modules())
+    with torch.no_grad():
+        linear.net[-1].bias.fill_(3.0)  # a point tanh could never give
+        out = linear(torch.zeros(5, 4))
+    assert out.shape == (5, 2) and (out > 1).all()
+    tanh = MLPGenerator(MLPConfig(data_shape=(2,), latent_dim=4))
+    assert isinstance(tanh.net[-1], nn.Tanh)
+
+
+@pytest.mark.parametrize("batch_norm, in_g, in_d", [("both", True, True), ("g", True, False),
+                                                    ("d", False, True), ("none", False, False)])
+def test_dcgan_batch_norm_only_where_asked(batch_norm: str, in_g: bool, in_d: bool) -> None:
+    cfg = DCGANConfig(resolution=16, channels=1, g_width=8, d_width=8, batch_norm=batch_norm)
+    G, D = DCGANGenerator(cfg), DCGANDiscriminator(cfg)
+    for net, has_bn in ((G, in_g), (D, in_d)):
+        assert any(isinstance(m, nn.BatchNorm2d) for m in net.modules()) == has_bn
+        convs = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+        # Without batch norm every hidden convolution carries a bias, initialised to zero; the
+        # output layer never has one.
+        biased = [m for m in convs[:-1] if m.bias is not None]
+        assert len(biased) == (0 if has_bn else len(convs) - 1)
+        assert all((m.bias == 0).all() for m in biased)
+        assert convs[-1].bias is None
+    assert G(torch.randn(3, cfg.latent_dim)).shape == (3, 1, 16, 16)
+    assert D(torch.randn(3, 1, 16, 16)).shape == (3,)

@@ -155,6 +155,17 @@ def test_exact_resume_dcgan_with_batchnorm_and_ema(tmp_path: Path, shapes16: Ten
     assert any(name.endswith("running_mean") for name in resumed.G.state_dict())
 
 
+def test_exact_resume_dcgan_without_batch_norm_under_rmsprop(tmp_path: Path,
+                                                             shapes16: TensorData) -> None:
+    # LSGAN's stability comparison: no batch norm in either network, RMSProp.
+    config = preset("dcgan", profile="tiny", arch__batch_norm="none", train__optimizer="rmsprop",
+                    train__log_every=2)
+    resumed = _resume_case(config, 3, tmp_path, shapes16)
+    assert isinstance(resumed.opt_G, torch.optim.RMSprop)
+    assert isinstance(resumed.opt_D, torch.optim.RMSprop)
+    assert not any("running_mean" in name for name in resumed.G.state_dict())
+
+
 def test_exact_resume_vanilla_with_dropout(tmp_path: Path) -> None:
     config = preset("vanilla", profile="tiny", train__log_every=5)
     assert config.arch.d_dropout > 0  # dropout draws from the RNG that the checkpoint restores

@@ -16,10 +16,13 @@ from ganlab.config import DCGANConfig
 
 
 def dcgan_init_(module: nn.Module) -> None:
-    """The paper's init: conv weights ~ N(0, 0.02); BatchNorm gamma ~ N(1, 0.02), beta = 0."""
+    """The paper's init: conv weights ~ N(0, 0.02); BatchNorm gamma ~ N(1, 0.02), beta = 0;
+    conv biases (present only without batch norm) 0."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
             nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:  # only where batch norm is left out
+                nn.init.zeros_(m.bias)
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
@@ -27,6 +30,11 @@ def dcgan_init_(module: nn.Module) -> None:
 
 def _num_upsamplings(resolution: int) -> int:
     return int(math.log2(resolution // 4))  # 16 -> 2, 32 -> 3, 64 -> 4
+
+
+def _normalized(conv: nn.Module, width: int, bn: bool, act: nn.Module) -> list[nn.Module]:
+    """conv -> BatchNorm -> act, or conv (with its bias) -> act without batch normalization."""
+    return [conv, nn.BatchNorm2d(width), act] if bn else [conv, act]
 
 
 class DCGANGenerator(nn.Module):
@@ -38,19 +46,14 @@ class DCGANGenerator(nn.Module):
         self.latent_dim = config.latent_dim
         n = _num_upsamplings(config.resolution)
         width = config.g_width * 2 ** (n - 1)  # 512 at 4x4 for 64x64 with g_width 64
-        layers: list[nn.Module] = [
-            # (B, latent, 1, 1) -> (B, width, 4, 4): H_out = (1 - 1) * 1 - 2 * 0 + 4 = 4
-            nn.ConvTranspose2d(config.latent_dim, width, 4, 1, 0, bias=False),
-            nn.BatchNorm2d(width),
-            nn.ReLU(inplace=True),
-        ]
+        bn = config.batch_norm in ("both", "g")
+        # (B, latent, 1, 1) -> (B, width, 4, 4): H_out = (1 - 1) * 1 - 2 * 0 + 4 = 4
+        layers = _normalized(nn.ConvTranspose2d(config.latent_dim, width, 4, 1, 0, bias=not bn),
+                             width, bn, nn.ReLU(inplace=True))
         for _ in range(n - 1):
             # H_out = (H_in - 1) * 2 - 2 * 1 + 4 = 2 * H_in
-            layers += [
-                nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(width // 2),
-                nn.ReLU(inplace=True),
-            ]
+            layers += _normalized(nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=not bn),
+                                  width // 2, bn, nn.ReLU(inplace=True))
             width //= 2
         layers += [nn.ConvTranspose2d(width, config.channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
@@ -70,16 +73,14 @@ class DCGANDiscriminator(nn.Module):
         self.config = config
         n = _num_upsamplings(config.resolution)
         width = config.d_width
+        bn = config.batch_norm in ("both", "d")
         layers: list[nn.Module] = [
-            nn.Conv2d(config.channels, width, 4, 2, 1, bias=False),  # no BatchNorm on D's input
+            nn.Conv2d(config.channels, width, 4, 2, 1, bias=not bn),  # no BatchNorm on D's input
             nn.LeakyReLU(0.2, inplace=True),
         ]
         for _ in range(n - 1):
-            layers += [
-                nn.Conv2d(width, width * 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(width * 2),
-                nn.LeakyReLU(0.2, inplace=True),
-            ]
+            layers += _normalized(nn.Conv2d(width, width * 2, 4, 2, 1, bias=not bn), width * 2,
+                                  bn, nn.LeakyReLU(0.2, inplace=True))
             width *= 2
         layers.append(nn.Conv2d(width, 1, 4, 1, 0, bias=False))  # (B, 1, 1, 1): no sigmoid
         self.net = nn.Sequential(*layers)

@@ -19,7 +19,10 @@ def _check_latent(z: torch.Tensor, latent_dim: int) -> None:
 
 
 class MLPGenerator(nn.Module):
-    """z (B, latent) -> Linear/LeakyReLU stack -> Linear -> tanh -> (B, *data_shape)."""
+    """z (B, latent) -> Linear/LeakyReLU stack -> Linear [-> tanh] -> (B, *data_shape).
+
+    The tanh is left out with ``g_output="linear"`` (points outside [-1, 1]).
+    """
 
     def __init__(self, config: MLPConfig) -> None:
         super().__init__()
@@ -30,7 +33,9 @@ class MLPGenerator(nn.Module):
         for hidden in config.g_hidden:
             layers += [nn.Linear(width, hidden), nn.LeakyReLU(config.negative_slope)]
             width = hidden
-        layers += [nn.Linear(width, math.prod(config.data_shape)), nn.Tanh()]
+        layers.append(nn.Linear(width, math.prod(config.data_shape)))
+        if config.g_output == "tanh":
+            layers.append(nn.Tanh())
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
