@@ -18,10 +18,11 @@ What is not a number of the prose (never flagged):
 - references: ``section 3``, ``sections 1-5``, ``Sec. 4.1``, ``notebook 02``, ``notebooks 01–03``,
   ``Fig. 4``, ``Eq. 3``, ``Table 2``, ``Theorem 1``, ``Algorithm 1``, ``exercise 5``, and the
   seed notes' file numbers (``seed 003``, ``seeds 000 and 004``);
-- digits that are part of a word or a name: ``fp32``, ``bf16``, ``L2``, ``b4``, ``conv4x4``.
+- digits that are part of a word or a name: ``fp32``, ``bf16``, ``L2``, ``b4``, ``conv4x4``,
+  ``mnist-5k``, ``CIFAR-10``.
 
-Numbers inside inline code spans are checked like the rest of the prose (```lr 0.003``` is a
-claim too), so they pass only if the code has them.
+Numbers inside inline code spans are checked like the rest of the prose (a span such as
+``lr 0.003`` is a claim too), so they pass only if the code has them. ``4x4`` reads as ``4×4``.
 
 How numbers compare: by value, written in any of the usual ways and without sign or unit:
 ``3,000`` = ``3000`` = ``3e3`` = ``3k``; ``0.25`` = ``.25`` = ``2.5e-1`` = ``−0.25``;
@@ -51,8 +52,9 @@ NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 
 # Numbers the prose may state without code printing them, each with the reason. Keys are written
 # as in prose (any spelling of the value works); "*" applies to every notebook, a notebook's stem
-# ("02_dcgan") to that notebook only. Only constants of the papers and the data sets belong here:
-# a result of a run is printed by code, never allowed here.
+# ("02_dcgan") to that notebook only. Only constants of the papers and the data sets, quotes of
+# the seed notes and the numbers an exercise asks about belong here: a result of a run is printed
+# by code, never allowed here.
 ALLOWED: dict[str, dict[str, str]] = {
     "*": {
         "0.02": "DCGAN's initialisation, N(0, 0.02) (Radford et al., 2016, Sec. 4)",
@@ -100,12 +102,13 @@ _YEAR = re.compile(r"^(?:19[5-9]\d|20[0-4]\d)$")
 # -- numbers
 _SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
 _PROSE_NUMBER = re.compile(
-    r"(?<![\w.,])"
+    r"(?<![\w.,])(?<![A-Za-z]-)"  # not inside a number or a name (fp32, mnist-5k, CIFAR-10)
     r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
     r"(?:[eE](?P<exp>[+\-−]?\d+))?"
     r"(?:\^(?P<pow>[+\-−]?\d+)|(?P<sup>[⁻]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+))?"
-    r"(?P<suffix>k(?![\w])|x(?=\d)|(?:px|ms|s|min|h|x|st|nd|rd|th|D|GB|MB|KiB|MiB|GiB)(?![\w]))?"
+    r"(?P<suffix>k(?![\w])|(?:px|ms|s|min|h|x|st|nd|rd|th|D|GB|MB|KiB|MiB|GiB)(?![\w]))?"
     r"(?![\w.]\d|\w)")
+_TIMES_X = re.compile(r"(?<![\w.])(\d+)x(?=\d)")  # "4x4" is "4×4" (but "conv4x4" is a name)
 _ANY_NUMBER = re.compile(r"(?<![\d.])(\d{1,3}(?:,\d{3})+|\d+(?:_\d+)*)(\.\d+)?"
                          r"(?:[eE]([+\-]?\d+))?(k\b)?|(?<!\d)(\.\d+)")
 
@@ -203,7 +206,7 @@ def _is_citation(text: str, m: re.Match) -> bool:
 
 def prose_numbers(markdown: str) -> Iterator[tuple[int, str, Decimal]]:
     """``(offset, as written, value)`` of every number in the prose of one markdown cell."""
-    text = prose_text(markdown)
+    text = _TIMES_X.sub(lambda m: m.group(1) + "×", prose_text(markdown))
     for m in _PROSE_NUMBER.finditer(text):
         if _is_citation(text, m):
             continue
