@@ -409,7 +409,7 @@ def main(quick: bool = False, json_path: str | Path | None = None, **kwargs: Any
                        **kwargs)
     print(format_report(report))
     if json_path is not None:
-        from ganlab.checkpoint import atomic_write_bytes
+        from ganlab.files import atomic_write_bytes
 
         atomic_write_bytes(json_path, json.dumps(report, indent=2).encode())
         print(f"wrote {json_path}", file=sys.stderr)

@@ -390,7 +390,7 @@ def _sample(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from ganlab.checkpoint import atomic_write_bytes, storage_error
+    from ganlab.files import atomic_write_bytes, storage_error
     from ganlab.training import resolve_device, sample_z
     from ganlab.viz import save_png, to_uint8
 
@@ -495,7 +495,7 @@ def _eval(args: argparse.Namespace) -> int:
         return 0
     print(result.table())
     if args.json is not None:
-        from ganlab.checkpoint import atomic_write_bytes
+        from ganlab.files import atomic_write_bytes
 
         atomic_write_bytes(args.json, json.dumps(report, indent=2).encode())
         print(f"wrote {args.json}", file=sys.stderr)

@@ -23,6 +23,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ganlab.files import atomic_torch_save, make_dir, storage_error
+
 EMBEDDED = ("digits", "mnist-5k", "shapes", "ring8", "grid25")
 # Bump when an embedded data set's content changes: every notebook executed with an older version
 # is then stale (``make check-notebooks`` says so) and needs ``make notebooks``.
@@ -417,8 +419,6 @@ def image_folder(path: str, resolution: int = 64, name: str | None = None,
             out[i] = _decode(p, resolution, center_crop)
         except OSError as err:
             if err.errno is not None:  # the file system refused, e.g. no permission to read
-                from ganlab.checkpoint import storage_error
-
                 raise storage_error(err, p, "read") from None
             raise _undecodable(p, err) from None
         except (ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as err:
@@ -450,8 +450,6 @@ def _undecodable(p: Path, err: Exception) -> DataFileError:
 
 def _write_cache(data: torch.Tensor, cache: Path) -> None:
     """Keep the decoded images for next time; a folder we cannot write to only costs speed."""
-    from ganlab.checkpoint import atomic_torch_save, make_dir
-
     try:
         make_dir(cache.parent)
         atomic_torch_save(data, cache)

@@ -199,12 +199,12 @@ def _write_state(state: dict, path: str | os.PathLike) -> None:
     """``torch.save`` a judge's state to ``path`` atomically, creating its folder."""
     import io
 
-    from ganlab import checkpoint as ckpt
+    from ganlab.files import atomic_write_bytes
 
     buffer = io.BytesIO()  # not a named file: torch.save would record its name in the archive
     torch.save(state, buffer)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    ckpt.atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def load_shape_classifier(path: str | os.PathLike,

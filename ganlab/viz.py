@@ -73,7 +73,7 @@ def save_png(images: torch.Tensor, path: str | os.PathLike, nrow: int | None = N
 
 def _write(path: str | os.PathLike, data: bytes) -> Path:
     """Write a picture atomically, creating its folder; a StorageError names the path."""
-    from ganlab.checkpoint import atomic_write_bytes, make_dir
+    from ganlab.files import atomic_write_bytes, make_dir
 
     path = Path(path)
     make_dir(path.parent)
