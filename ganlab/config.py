@@ -1,8 +1,13 @@
 """Run configuration: frozen dataclasses that say everything needed to rebuild a run.
 
-A :class:`RunConfig` bundles the architecture (``arch``), the data, the loss and the training
-settings. It is saved as ``config.json`` beside every checkpoint and inside it, so
-``ganlab.training.load_run(run_dir)`` needs nothing else (nanoGPT's habit).
+A :class:`RunConfig` bundles the architecture (``arch``: :class:`MLPConfig`, :class:`DCGANConfig`
+or :class:`ProGANConfig`), the data, the loss and the training settings. It is saved as
+``config.json`` beside every checkpoint and inside it, so ``ganlab.training.load_run(run_dir)``
+needs nothing else (nanoGPT's habit).
+
+This module is the bottom layer: it imports no other ganlab module, and no torch, so a config
+is built and checked anywhere (the data-set names it checks live here, and ProGAN's schedule
+maths stays with its networks in ``ganlab.models.progan``).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import operator
 import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -38,6 +44,26 @@ POINT_GEOMETRY = {"ring8": (0.8, 0.008), "grid25": (0.8, 0.004)}
 # Their geometry in the papers that made them benchmarks (Metz et al., 2017, app. A; VEEGAN): a
 # ring of radius 2 and a grid with spacing 2 (centres -4 ... 4), every mode with std 0.02.
 LITERATURE_GEOMETRY = {"ring8": (2.0, 0.02), "grid25": (4.0, 0.02)}
+
+
+# Data sets by name (ganlab.data loads them): embedded in the package, or real ones on disk.
+EMBEDDED = ("digits", "mnist-5k", "shapes", "ring8", "grid25")
+REAL = ("mnist", "fashion-mnist", "cifar10", "celeba")
+DATASETS = EMBEDDED + REAL + ("folder:PATH",)
+
+
+def check_dataset_name(name: str) -> str:
+    """``name`` if it names a data set ganlab.data can load, else a ValueError listing them."""
+    if not isinstance(name, str):
+        raise ValueError(f"a data set name must be a string, got {type(name).__name__} {name!r}; "
+                         f"choose one of {', '.join(EMBEDDED + REAL)} or folder:PATH")
+    if name in EMBEDDED or name in REAL:
+        return name
+    if name.startswith("folder:") and len(name) > len("folder:"):
+        return name
+    raise ValueError(
+        f"unknown data set {name!r}; choose one of {', '.join(EMBEDDED + REAL)} or folder:PATH"
+    )
 
 
 @dataclass(frozen=True)
@@ -123,7 +149,7 @@ class DCGANConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Which data set to train on: a name from :data:`ganlab.data.DATASETS` or ``folder:PATH``.
+    """Which data set to train on: a name from :data:`DATASETS` or ``folder:PATH``.
 
     ``radius`` and ``std`` set the geometry of the 2-D mixtures (``ring8``: the circle's radius;
     ``grid25``: the outermost centre's coordinate; ``std``: each mode's per-axis std). ``None``
@@ -140,8 +166,6 @@ class DataConfig:
     std: float | None = None
 
     def __post_init__(self) -> None:
-        from ganlab.data import check_dataset_name
-
         check_dataset_name(self.name)
         if self.resolution is not None:
             _positive_int("DataConfig", "resolution", self.resolution)
@@ -329,10 +353,171 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.augment: {err}") from None
 
 
-def arch_classes() -> dict[str, type]:
-    """Architecture config classes by family name (ProGAN's is imported lazily)."""
-    from ganlab.models.progan import ProGANConfig
+# ProGAN's resolutions: powers of two from 4x4 (stage 0) up to 1024x1024.
+MIN_RESOLUTION = 4
+MAX_RESOLUTION = 1024
 
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _valid_resolutions() -> str:
+    values = []
+    r = MIN_RESOLUTION
+    while r <= MAX_RESOLUTION:
+        values.append(str(r))
+        r *= 2
+    return ", ".join(values)
+
+
+def _is_valid_resolution(value: object) -> bool:
+    return _is_int(value) and MIN_RESOLUTION <= value <= MAX_RESOLUTION and value & (value - 1) == 0
+
+
+def block_name(resolution: int) -> str:
+    """The key of a resolution's modules, e.g. ``block_name(16) == "16x16"``."""
+    return f"{resolution}x{resolution}"
+
+
+@dataclass(frozen=True)
+class ProGANConfig:
+    """Architecture and growth schedule of a ProGAN (Sec. 2 and Appendix A); where the schedule
+    is after a number of images is :func:`ganlab.models.progan.phase_at`.
+
+    Channels at resolution ``r`` are ``min(max_channels, channel_base / r) * width`` (the
+    official code's ``fmap_base`` / ``fmap_max``): the defaults give the paper's Table 2, 512 up
+    to 32x32 and halving above. ``width`` scales every stage alike (1/32 is a toy that trains
+    on a CPU); a smaller ``channel_base`` makes the halving start at a lower resolution, so
+    the cheap low-resolution stages keep more channels than the expensive high ones.
+    ``images_per_fade`` / ``images_per_stable`` are the real
+    images shown to D while a new resolution fades in / while it is stabilised (800k each in
+    the paper). ``batch_sizes[s]`` is the minibatch size at stage ``s`` (the global one under
+    torchrun: each process takes its share); if the tuple is shorter than the number of stages
+    its last value repeats, extra values are ignored.
+    ``mbstd_group_size = 1`` switches the minibatch standard deviation layer off (Sec. 3).
+    """
+
+    family: ClassVar[str] = "progan"
+    resolution: int = 32
+    channels: int = 3
+    latent_dim: int = 512
+    width: float = 1.0
+    max_channels: int = 512
+    channel_base: int = 16384
+    mbstd_group_size: int = 4
+    images_per_fade: int = 800_000
+    images_per_stable: int = 800_000
+    batch_sizes: tuple[int, ...] = (16,)
+
+    def __post_init__(self) -> None:
+        if not _is_valid_resolution(self.resolution):
+            raise ValueError(
+                f"ProGANConfig.resolution must be a power of two from {MIN_RESOLUTION} to "
+                f"{MAX_RESOLUTION} ({_valid_resolutions()}), got {self.resolution!r}"
+            )
+        for name in (
+            "channels",
+            "latent_dim",
+            "max_channels",
+            "channel_base",
+            "mbstd_group_size",
+            "images_per_stable",
+        ):
+            value = getattr(self, name)
+            if not _is_int(value) or value <= 0:
+                raise ValueError(f"ProGANConfig.{name} must be a positive integer, got {value!r}")
+        if not _is_int(self.images_per_fade) or self.images_per_fade < 0:
+            raise ValueError(
+                "ProGANConfig.images_per_fade must be an integer >= 0 (0 switches fade-in off), "
+                f"got {self.images_per_fade!r}"
+            )
+        if (
+            isinstance(self.width, bool)
+            or not isinstance(self.width, (int, float))
+            or not math.isfinite(self.width)
+            or self.width <= 0
+        ):
+            raise ValueError(
+                f"ProGANConfig.width must be a positive number (1.0 = the paper's channel "
+                f"counts), got {self.width!r}"
+            )
+        if isinstance(self.batch_sizes, list):  # rebuilt from JSON
+            object.__setattr__(self, "batch_sizes", tuple(self.batch_sizes))
+        if (
+            not isinstance(self.batch_sizes, tuple)
+            or not self.batch_sizes
+            or not all(_is_int(b) and b > 0 for b in self.batch_sizes)
+        ):
+            raise ValueError(
+                "ProGANConfig.batch_sizes must be a non-empty tuple of positive integers "
+                f"(one per stage, the last one repeats), got {self.batch_sizes!r}"
+            )
+        for stage in range(self.num_stages):
+            batch = self.batch_size_at(stage)
+            group = min(self.mbstd_group_size, batch)
+            if batch % group != 0:
+                res = self.resolution_of(stage)
+                raise ValueError(
+                    f"ProGANConfig: batch size {batch} at stage {stage} ({block_name(res)}) is "
+                    f"not divisible by mbstd_group_size {self.mbstd_group_size}; the minibatch "
+                    "standard deviation layer needs whole groups. Use a multiple of "
+                    f"{self.mbstd_group_size} or change mbstd_group_size"
+                )
+
+    @property
+    def num_stages(self) -> int:
+        """Number of resolutions from 4x4 to the target: 4 -> 1, 32 -> 4, 1024 -> 9."""
+        return int(math.log2(self.resolution)) - 1
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """Shape of one image at the target resolution, ``(C, H, W)``."""
+        return (self.channels, self.resolution, self.resolution)
+
+    def check_stage(self, stage: int | None) -> int:
+        """Return ``stage`` as an int (``None`` -> final stage) or raise a helpful ValueError."""
+        last = self.num_stages - 1
+        if stage is None:
+            return last
+        try:
+            index = operator.index(stage)
+        except TypeError:
+            index = None
+        if isinstance(stage, bool) or index is None or not 0 <= index <= last:
+            raise ValueError(
+                f"stage must be an integer in [0, {last}] (0 = 4x4, {last} = "
+                f"{block_name(self.resolution)}) for target resolution {self.resolution}, "
+                f"got {stage!r}"
+            )
+        return index
+
+    def resolution_of(self, stage: int | None) -> int:
+        """Image side length at ``stage``: ``4 * 2**stage``."""
+        return MIN_RESOLUTION * 2 ** self.check_stage(stage)
+
+    def channels_at(self, resolution: int) -> int:
+        """Feature maps at ``resolution``: ``min(max_channels, channel_base / res) * width``.
+
+        At width 1 this is the paper's 512, 512, 512, 512, 256, 128, 64, 32, 16 for
+        4, 8, ..., 1024; never less than 1.
+        """
+        if not _is_valid_resolution(resolution):
+            raise ValueError(
+                f"resolution must be a power of two from {MIN_RESOLUTION} to {MAX_RESOLUTION} "
+                f"({_valid_resolutions()}), got {resolution!r}"
+            )
+        base = min(self.max_channels, self.channel_base // resolution)
+        return max(1, int(round(base * self.width)))
+
+    def batch_size_at(self, stage: int | None) -> int:
+        """Minibatch size at ``stage`` (the last entry of ``batch_sizes`` repeats)."""
+        stage = self.check_stage(stage)
+        return self.batch_sizes[min(stage, len(self.batch_sizes) - 1)]
+
+
+def arch_classes() -> dict[str, type]:
+    """Architecture config classes by family name."""
     return {"mlp": MLPConfig, "dcgan": DCGANConfig, "progan": ProGANConfig}
 
 

@@ -23,14 +23,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+# The names live in ganlab.config, which checks them without importing data; re-exported here.
+from ganlab.config import DATASETS, EMBEDDED, REAL, check_dataset_name  # noqa: F401
 from ganlab.files import atomic_torch_save, make_dir, storage_error
 
-EMBEDDED = ("digits", "mnist-5k", "shapes", "ring8", "grid25")
 # Bump when an embedded data set's content changes: every notebook executed with an older version
 # is then stale (``make check-notebooks`` says so) and needs ``make notebooks``.
 DATA_VERSION = 1
-REAL = ("mnist", "fashion-mnist", "cifar10", "celeba")
-DATASETS = EMBEDDED + REAL + ("folder:PATH",)
 POINT_SETS = ("ring8", "grid25")
 
 
@@ -42,19 +41,6 @@ class DataNotFoundError(FileNotFoundError):
 
 class DataFileError(ValueError):
     """A data file exists but is not what its name says (an image that cannot be decoded)."""
-
-
-def check_dataset_name(name: str) -> str:
-    if not isinstance(name, str):
-        raise ValueError(f"a data set name must be a string, got {type(name).__name__} {name!r}; "
-                         f"choose one of {', '.join(EMBEDDED + REAL)} or folder:PATH")
-    if name in EMBEDDED or name in REAL:
-        return name
-    if name.startswith("folder:") and len(name) > len("folder:"):
-        return name
-    raise ValueError(
-        f"unknown data set {name!r}; choose one of {', '.join(EMBEDDED + REAL)} or folder:PATH"
-    )
 
 
 @dataclass

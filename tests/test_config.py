@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
@@ -291,3 +293,39 @@ def test_batch_norm_and_optimizer_options_are_checked() -> None:
         DCGANConfig(batch_norm="G")
     with pytest.raises(ValueError, match="optimizer must be one of adam, rmsprop"):
         TrainConfig(optimizer="sgd")
+
+
+# ---------------------------------------------------------------- the bottom layer
+def _ganlab_imports(path: Path) -> list[str]:
+    """Every ``ganlab`` module a file imports, at its top or inside a function (lazily)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.split(".")[0] == "ganlab"]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # from . import x
+                found.append("." * node.level + (node.module or ""))
+            elif node.module and node.module.split(".")[0] == "ganlab":
+                found.append(node.module)
+    return found
+
+
+def test_config_imports_no_other_ganlab_module() -> None:
+    """STYLE rule 12: config sits at the bottom, so checking a config loads nothing above it."""
+    import ganlab.config
+
+    assert _ganlab_imports(Path(ganlab.config.__file__)) == []
+
+
+def test_data_set_names_and_progan_config_import_from_where_they_did() -> None:
+    import ganlab.config as config
+    import ganlab.data as data
+    import ganlab.models.progan as progan
+
+    for name in ("EMBEDDED", "REAL", "DATASETS", "check_dataset_name"):
+        assert getattr(data, name) is getattr(config, name), name
+    assert progan.ProGANConfig is config.ProGANConfig
+    assert progan.block_name is config.block_name
+    assert config.arch_classes()["progan"] is progan.ProGANConfig
+    with pytest.raises(ValueError, match="unknown data set 'mnist5k'; choose one of digits"):
+        DataConfig(name="mnist5k")

@@ -24,12 +24,14 @@ from __future__ import annotations
 import math
 import operator
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+# The config (and the resolutions it allows) lives with the other configs; the schedule's maths
+# (phase_at, steps_for_schedule) is here, with the networks that follow it.
+from ganlab.config import MIN_RESOLUTION, ProGANConfig, block_name
 from ganlab.layers import SQRT2, EqualizedConv2d, EqualizedLinear, MinibatchStdDev, PixelNorm
 
 __all__ = [
@@ -45,166 +47,7 @@ __all__ = [
     "upsample_to",
 ]
 
-MIN_RESOLUTION = 4
-MAX_RESOLUTION = 1024
 NEGATIVE_SLOPE = 0.2  # LeakyReLU slope used everywhere in the paper (Appendix A)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _valid_resolutions() -> str:
-    values = []
-    r = MIN_RESOLUTION
-    while r <= MAX_RESOLUTION:
-        values.append(str(r))
-        r *= 2
-    return ", ".join(values)
-
-
-def _is_valid_resolution(value: object) -> bool:
-    return _is_int(value) and MIN_RESOLUTION <= value <= MAX_RESOLUTION and value & (value - 1) == 0
-
-
-def block_name(resolution: int) -> str:
-    """The key of a resolution's modules, e.g. ``block_name(16) == "16x16"``."""
-    return f"{resolution}x{resolution}"
-
-
-@dataclass(frozen=True)
-class ProGANConfig:
-    """Architecture and growth schedule of a ProGAN (Sec. 2 and Appendix A).
-
-    Channels at resolution ``r`` are ``min(max_channels, channel_base / r) * width`` (the
-    official code's ``fmap_base`` / ``fmap_max``): the defaults give the paper's Table 2, 512 up
-    to 32x32 and halving above. ``width`` scales every stage alike (1/32 is a toy that trains
-    on a CPU); a smaller ``channel_base`` makes the halving start at a lower resolution, so
-    the cheap low-resolution stages keep more channels than the expensive high ones.
-    ``images_per_fade`` / ``images_per_stable`` are the real
-    images shown to D while a new resolution fades in / while it is stabilised (800k each in
-    the paper). ``batch_sizes[s]`` is the minibatch size at stage ``s`` (the global one under
-    torchrun: each process takes its share); if the tuple is shorter than the number of stages
-    its last value repeats, extra values are ignored.
-    ``mbstd_group_size = 1`` switches the minibatch standard deviation layer off (Sec. 3).
-    """
-
-    family: ClassVar[str] = "progan"
-    resolution: int = 32
-    channels: int = 3
-    latent_dim: int = 512
-    width: float = 1.0
-    max_channels: int = 512
-    channel_base: int = 16384
-    mbstd_group_size: int = 4
-    images_per_fade: int = 800_000
-    images_per_stable: int = 800_000
-    batch_sizes: tuple[int, ...] = (16,)
-
-    def __post_init__(self) -> None:
-        if not _is_valid_resolution(self.resolution):
-            raise ValueError(
-                f"ProGANConfig.resolution must be a power of two from {MIN_RESOLUTION} to "
-                f"{MAX_RESOLUTION} ({_valid_resolutions()}), got {self.resolution!r}"
-            )
-        for name in (
-            "channels",
-            "latent_dim",
-            "max_channels",
-            "channel_base",
-            "mbstd_group_size",
-            "images_per_stable",
-        ):
-            value = getattr(self, name)
-            if not _is_int(value) or value <= 0:
-                raise ValueError(f"ProGANConfig.{name} must be a positive integer, got {value!r}")
-        if not _is_int(self.images_per_fade) or self.images_per_fade < 0:
-            raise ValueError(
-                "ProGANConfig.images_per_fade must be an integer >= 0 (0 switches fade-in off), "
-                f"got {self.images_per_fade!r}"
-            )
-        if (
-            isinstance(self.width, bool)
-            or not isinstance(self.width, (int, float))
-            or not math.isfinite(self.width)
-            or self.width <= 0
-        ):
-            raise ValueError(
-                f"ProGANConfig.width must be a positive number (1.0 = the paper's channel "
-                f"counts), got {self.width!r}"
-            )
-        if isinstance(self.batch_sizes, list):  # rebuilt from JSON
-            object.__setattr__(self, "batch_sizes", tuple(self.batch_sizes))
-        if (
-            not isinstance(self.batch_sizes, tuple)
-            or not self.batch_sizes
-            or not all(_is_int(b) and b > 0 for b in self.batch_sizes)
-        ):
-            raise ValueError(
-                "ProGANConfig.batch_sizes must be a non-empty tuple of positive integers "
-                f"(one per stage, the last one repeats), got {self.batch_sizes!r}"
-            )
-        for stage in range(self.num_stages):
-            batch = self.batch_size_at(stage)
-            group = min(self.mbstd_group_size, batch)
-            if batch % group != 0:
-                res = self.resolution_of(stage)
-                raise ValueError(
-                    f"ProGANConfig: batch size {batch} at stage {stage} ({block_name(res)}) is "
-                    f"not divisible by mbstd_group_size {self.mbstd_group_size}; the minibatch "
-                    "standard deviation layer needs whole groups. Use a multiple of "
-                    f"{self.mbstd_group_size} or change mbstd_group_size"
-                )
-
-    @property
-    def num_stages(self) -> int:
-        """Number of resolutions from 4x4 to the target: 4 -> 1, 32 -> 4, 1024 -> 9."""
-        return int(math.log2(self.resolution)) - 1
-
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        """Shape of one image at the target resolution, ``(C, H, W)``."""
-        return (self.channels, self.resolution, self.resolution)
-
-    def check_stage(self, stage: int | None) -> int:
-        """Return ``stage`` as an int (``None`` -> final stage) or raise a helpful ValueError."""
-        last = self.num_stages - 1
-        if stage is None:
-            return last
-        try:
-            index = operator.index(stage)
-        except TypeError:
-            index = None
-        if isinstance(stage, bool) or index is None or not 0 <= index <= last:
-            raise ValueError(
-                f"stage must be an integer in [0, {last}] (0 = 4x4, {last} = "
-                f"{block_name(self.resolution)}) for target resolution {self.resolution}, "
-                f"got {stage!r}"
-            )
-        return index
-
-    def resolution_of(self, stage: int | None) -> int:
-        """Image side length at ``stage``: ``4 * 2**stage``."""
-        return MIN_RESOLUTION * 2 ** self.check_stage(stage)
-
-    def channels_at(self, resolution: int) -> int:
-        """Feature maps at ``resolution``: ``min(max_channels, channel_base / res) * width``.
-
-        At width 1 this is the paper's 512, 512, 512, 512, 256, 128, 64, 32, 16 for
-        4, 8, ..., 1024; never less than 1.
-        """
-        if not _is_valid_resolution(resolution):
-            raise ValueError(
-                f"resolution must be a power of two from {MIN_RESOLUTION} to {MAX_RESOLUTION} "
-                f"({_valid_resolutions()}), got {resolution!r}"
-            )
-        base = min(self.max_channels, self.channel_base // resolution)
-        return max(1, int(round(base * self.width)))
-
-    def batch_size_at(self, stage: int | None) -> int:
-        """Minibatch size at ``stage`` (the last entry of ``batch_sizes`` repeats)."""
-        stage = self.check_stage(stage)
-        return self.batch_sizes[min(stage, len(self.batch_sizes) - 1)]
 
 
 def _check_alpha(alpha: float) -> float:
@@ -454,7 +297,8 @@ def upsample_to(images: torch.Tensor, resolution: int) -> torch.Tensor:
         got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
         raise ValueError(f"expected square images of shape (B, C, r, r), got {got}")
     side = images.shape[-1]
-    if not _is_int(resolution) or resolution < side or resolution % side != 0:
+    if (isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < side
+            or resolution % side != 0):
         raise ValueError(
             f"resolution must be a multiple of the image size {side} (nearest upsampling by "
             f"an integer factor), got {resolution!r}"
