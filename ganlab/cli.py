@@ -329,8 +329,7 @@ def _resumed_config(args: argparse.Namespace, saved):  # noqa: ANN001, ANN202 - 
     that define a run must repeat its values (ResumeConflictError names those that do not)."""
     import copy
 
-    from ganlab.config import config_changes
-    from ganlab.training import RESUMABLE_CHANGES, ResumeConflictError
+    from ganlab.training.rundir import ResumeConflictError, resume_changes
 
     if saved.model != args.model:
         raise ResumeConflictError(f"{args.out} holds a {saved.model} run, not {args.model}; "
@@ -341,8 +340,9 @@ def _resumed_config(args: argparse.Namespace, saved):  # noqa: ANN001, ANN202 - 
         fresh_args = copy.copy(args)
         fresh_args.data = args.data or saved.data.name
         fresh_args.steps, fresh_args.amp = None, None
-        changed = {f: (old, new) for f, old, new in config_changes(saved, config_from_args(
-            fresh_args)) if f not in RESUMABLE_CHANGES}
+        # What a resume may change is decided in ganlab.training.rundir, for the API and here.
+        _, refused = resume_changes(saved, config_from_args(fresh_args))
+        changed = {f: (old, new) for f, old, new in refused}
         named = [key.replace("__", ".") for key, _ in args.set or ()]
         owned = {f for fields in DEFINING.values() if fields for f in fields} | set(named)
         conflicts = []

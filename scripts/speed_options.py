@@ -30,6 +30,7 @@ from ganlab.data import TensorData
 from ganlab.hardware import cpu_summary
 from ganlab.models import build
 from ganlab.presets import preset
+from ganlab.training import devices
 
 
 def make_variant(name: str, cfg, images: torch.Tensor):  # noqa: ANN001, ANN201
@@ -39,10 +40,10 @@ def make_variant(name: str, cfg, images: torch.Tensor):  # noqa: ANN001, ANN201
         ref = ReferenceLoop(*build(cfg.arch), images, cfg.train.batch_size, torch.device("cpu"),
                             {})
         return lambda k: [ref.step() for _ in range(k)]
-    # The module-level switches are read when a Trainer is built.
-    training.CHANNELS_LAST = {"cuda": ("dcgan", "progan"),
-                              "cpu": ("dcgan", "progan") if "cl" in opts else ()}
-    training.FUSED_ADAM_DEVICES = ("cuda", "cpu") if "fused" in opts else ("cuda",)
+    # The module-level switches of ganlab.training.devices are read when a Trainer is built.
+    devices.CHANNELS_LAST = {"cuda": ("dcgan", "progan"),
+                             "cpu": ("dcgan", "progan") if "cl" in opts else ()}
+    devices.FUSED_ADAM_DEVICES = ("cuda", "cpu") if "fused" in opts else ("cuda",)
     c = cfg.replace(train__reuse_fakes="reuse" in opts,
                     train__amp="bf16" if "bf16" in opts else "off")
     trainer = training.Trainer(c, device="cpu", data=TensorData("bench", images), progress=False)

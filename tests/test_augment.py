@@ -107,7 +107,7 @@ def test_trainer_augments_real_and_fake_inputs_of_d(monkeypatch):
         seen.append((tuple(x.shape), x.requires_grad, policy))
         return original(x, policy)
 
-    monkeypatch.setattr("ganlab.training.diff_augment", spy)
+    monkeypatch.setattr("ganlab.training.trainer.diff_augment", spy)
     trainer = Trainer(cfg, progress=False)
     trainer.train_step()
     # D step: the real batch, then the detached fakes; G step: the fakes with their graph.

@@ -35,7 +35,8 @@ from ganlab.data import TensorData, load_config
 from ganlab.layers import MinibatchStdDev
 from ganlab.models import build
 from ganlab.presets import preset
-from ganlab.training import Trainer, _check_batches, _sync_batchnorm, load_run
+from ganlab.training import Trainer, load_run
+from ganlab.training.devices import check_batches, sync_batchnorm
 
 sys.path.insert(0, str(Path(__file__).parent))
 from distributed_worker import STEPS, configs, tensors  # noqa: E402
@@ -102,10 +103,10 @@ def test_batches_must_split_evenly_over_the_ranks() -> None:
         four.local_batch(18)
     # ProGAN: the minibatch stddev groups (4) are formed in each rank's slice (12 / 2 = 6).
     progan = preset("progan", profile="tiny")  # batch 8: 4 per rank, one group each
-    _check_batches(progan, distributed.Distributed(torch.device("cpu"), world_size=2))
+    check_batches(progan, distributed.Distributed(torch.device("cpu"), world_size=2))
     bad = progan.replace(arch=dataclasses.replace(progan.arch, batch_sizes=(12,)))
     with pytest.raises(ValueError, match="per-device batch at stage 0 is 6"):
-        _check_batches(bad, distributed.Distributed(torch.device("cpu"), world_size=2))
+        check_batches(bad, distributed.Distributed(torch.device("cpu"), world_size=2))
 
 
 def test_sync_batchnorm_option() -> None:
@@ -115,9 +116,9 @@ def test_sync_batchnorm_option() -> None:
     keys = list(G.state_dict()), list(D.state_dict())
     n_bn = sum(isinstance(m, nn.BatchNorm2d) for m in [*G.modules(), *D.modules()])
     with pytest.raises(ValueError, match="needs GPUs"):
-        _sync_batchnorm(G, D, torch.device("cpu"))
+        sync_batchnorm(G, D, torch.device("cpu"))
     # The conversion itself (done for CUDA) keeps the state_dict keys: checkpoints interchange.
-    G, D = _sync_batchnorm(G, D, torch.device("cuda"))
+    G, D = sync_batchnorm(G, D, torch.device("cuda"))
     assert sum(isinstance(m, nn.SyncBatchNorm) for m in [*G.modules(), *D.modules()]) == n_bn
     assert (list(G.state_dict()), list(D.state_dict())) == keys
 

@@ -745,3 +745,37 @@ def test_a_sample_that_cannot_be_written_names_it_and_keeps_the_checkpoint(
     assert "directory where a file should be" in message
     assert f"The previous checkpoint {out / 'checkpoint.pt'} is unchanged" in message
     assert (out / "checkpoint.pt").read_bytes() == before
+
+
+# ---------------------------------------------------------------- the package's parts
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_name_used_from_ganlab_training_is_still_there() -> None:
+    """ganlab.training was one file; every name the package, tests, scripts, notebooks and docs
+    take from it still imports from the package."""
+    import re
+
+    import ganlab.training
+
+    files = [*ROOT.glob("ganlab/**/*.py"), *ROOT.glob("tests/*.py"), *ROOT.glob("scripts/*.py"),
+             *ROOT.glob("notebooks/*.ipynb"), *ROOT.glob("*.md"), *ROOT.glob("docs/**/*.md")]
+    used: dict[str, str] = {}
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        imports = re.findall(r"from ganlab\.training import (?:\(([^)]*)\)|([\w, ]+))", text)
+        found = [n.strip() for group in imports for n in "".join(group).split(",")]
+        found += re.findall(r"ganlab\.training\.([A-Za-z_]\w*)", text)
+        if "from ganlab import training" in text:  # notebook 04: training.Trainer, ...
+            found += re.findall(r"\btraining\.([A-Za-z_]\w*)", text)
+        used.update({name: path.name for name in found if name})
+    assert len(used) > 10, used
+    missing = {name: where for name, where in used.items() if not hasattr(ganlab.training, name)}
+    assert not missing, missing
+
+
+def test_no_part_of_the_training_package_is_over_600_lines() -> None:
+    parts = (ROOT / "ganlab" / "training").glob("*.py")
+    sizes = {p.name: len(p.read_text().splitlines()) for p in parts}
+    assert {"trainer.py", "rundir.py", "diagnostics.py", "many.py", "devices.py"} <= set(sizes)
+    assert max(sizes.values()) <= 600, sizes

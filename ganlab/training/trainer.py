@@ -1,24 +1,22 @@
-"""One trainer for every ganlab model.
+"""The Trainer: the step maths of every ganlab model, and the loop around it.
 
 ``d_step`` and ``g_step`` read like the algorithm box of the GAN paper; :meth:`Trainer.fit` wraps
-them with everything else, once for every model: devices, mixed precision, ProGAN's schedule,
-logging without per-step syncs, fixed-noise samples, EMA, learner-facing warnings, callbacks and
-atomic, exactly resumable checkpoints. Launched by ``torchrun`` it trains data-parallel with
-DistributedDataParallel (see ``ganlab.distributed``); a plain process is world size 1.
+them with everything else, once for every model: devices and mixed precision
+(:mod:`ganlab.training.devices`), ProGAN's schedule, logging without per-step syncs, fixed-noise
+samples, EMA, callbacks, Ctrl-C, the learner's warnings (:mod:`ganlab.training.diagnostics`) and
+the run directory with its lock and exactly resumable checkpoints (:mod:`ganlab.training.rundir`).
+Launched by ``torchrun`` it trains data-parallel with DistributedDataParallel (see
+``ganlab.distributed``); a plain process is world size 1.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-import math
 import random
-import shutil
 import signal
-import sys
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,53 +29,23 @@ from torch import nn
 from ganlab import checkpoint as ckpt
 from ganlab import distributed
 from ganlab.augment import diff_augment, parse_policy
-from ganlab.config import RunConfig, config_changes
+from ganlab.config import RunConfig
 from ganlab.data import TensorData, load_config
-from ganlab.hardware import amp_dtype
 from ganlab.losses import GANLoss
 from ganlab.models import build
+from ganlab.training import devices, rundir
+from ganlab.training.devices import (
+    autocast_dtype,
+    check_batches,
+    resolve_device,
+    sample_z,
+    sync_batchnorm,
+    use_channels_last,
+)
+from ganlab.training.diagnostics import Diagnostics
+from ganlab.training.rundir import RunDirError
 
 Callback = Callable[["Trainer", str, dict[str, Any]], None]
-
-
-class TrainingDiverged(RuntimeError):
-    """A loss became NaN or infinite; the last good checkpoint is kept."""
-
-
-class RunDirError(ValueError):
-    """The output directory cannot be used for this run (and was left untouched)."""
-
-
-class ResumeConflictError(RunDirError):
-    """Resuming was asked with settings that would change the saved run; nothing was changed."""
-
-
-# What a resumed run may change: its length, its precision and where its data lives. Everything
-# else (model, data set, loss, batch size, seed, ...) defines the run and is refused.
-RESUMABLE_CHANGES = ("train.steps", "train.amp", "data.root", "data.download")
-
-
-def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """``"auto"``/None picks CUDA when available, else the CPU; anything else is checked."""
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} was requested but CUDA is not available here; "
-                             "use --device cpu (or auto)")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f"device {device!r} does not exist: this machine has "
-                             f"{torch.cuda.device_count()} CUDA device(s), cuda:0 and up")
-    elif dev.type == "mps":
-        if not torch.backends.mps.is_available():
-            raise ValueError(f"device {device!r} is not available here; use --device cpu")
-    elif dev.type != "cpu":
-        raise ValueError(f"device {device!r} is not supported; use auto, cpu, cuda or cuda:N")
-    return dev
 
 
 def seed_everything(seed: int) -> None:
@@ -85,16 +53,6 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed)
     torch.manual_seed(seed)
 
-
-def sample_z(n: int, latent_dim: int, seed: int | None = None,
-             device: torch.device | str = "cpu") -> torch.Tensor:
-    """Latent vectors z ~ N(0, I). With a seed, drawn on the CPU so they match on every device."""
-    if n <= 0:
-        raise ValueError(f"number of samples must be positive, got {n}")
-    if seed is None:
-        return torch.randn(n, latent_dim, device=device)
-    gen = torch.Generator().manual_seed(seed)
-    return torch.randn(n, latent_dim, generator=gen).to(device)
 
 
 @dataclass
@@ -125,7 +83,7 @@ class EMA:
             b_ema.copy_(b)
 
 
-class Trainer:
+class Trainer(Diagnostics):
     """Trains the G/D pair described by a :class:`RunConfig`.
 
     Parameters
@@ -152,10 +110,6 @@ class Trainer:
     stay the bare modules, so checkpoints have no ``module.`` prefix and load anywhere.
     """
 
-    collapse_ratio = 0.1  # sample diversity below this fraction of the data's means collapse
-    collapse_after = 200  # an untrained G's outputs all look alike: judge only after this step
-    d_wins_patience = 5  # consecutive logs with D(G(z)) ~ 0 before warning
-
     def __init__(
         self,
         config: RunConfig | None,
@@ -167,19 +121,11 @@ class Trainer:
         resume: bool = False,
     ) -> None:
         self.out_dir = Path(out_dir) if out_dir is not None else None
-        saved = None
         if config is not None and not isinstance(config, RunConfig):
             raise TypeError(
                 f"config must be a ganlab.config.RunConfig, got {type(config).__name__}"
             )
-        self.dist = distributed.setup(resolve_device(device))  # rank and device under torchrun
-        if resume:
-            saved = self._load_for_resume()
-            config = self._resumed_config(config, saved)
-        elif self.out_dir is not None:
-            _check_fresh_run_dir(self.out_dir)
-        self.dist.barrier()  # every rank has looked at out_dir before rank 0 writes into it
-        if config is None:
+        if config is None and not resume:
             raise TypeError("config must be a ganlab.config.RunConfig (None only with resume=True)")
         if data is not None and not isinstance(data, TensorData):
             raise TypeError(f"data must be a ganlab.data.TensorData (e.g. ganlab.data.load(...)), "
@@ -190,18 +136,33 @@ class Trainer:
             if not callable(cb):
                 raise TypeError(f"callbacks must be functions cb(trainer, event, info), got "
                                 f"{type(cb).__name__}")
+        if resume and self.out_dir is None:
+            raise RunDirError("resume=True needs the run directory (out_dir) to resume from")
+        self.dist = distributed.setup(resolve_device(device))  # rank and device under torchrun
+        self._setup(config, data, progress, callbacks, resume)
+
+    def _setup(self, config: RunConfig | None, data: TensorData | None, progress: bool,
+               callbacks: list[Callback], resume: bool) -> None:
+        saved = None
+        if resume:
+            saved = rundir.read_for_resume(self.out_dir, self.dist)
+            config = rundir.resumed_config(rundir.config_of(saved, saved["path"]), config,
+                                           self.out_dir)
+        elif self.out_dir is not None:
+            rundir.check_fresh(self.out_dir)
+        self.dist.barrier()  # every rank has looked at out_dir before rank 0 writes into it
         self.config = config
         self.device = self.dist.device
         self.progress = progress and self.dist.is_main
         self.callbacks = callbacks if self.dist.is_main else []
         tc = config.train
-        _check_batches(config, self.dist)
+        check_batches(config, self.dist)
 
         # Each rank draws its own z and batches; DDP gives every rank rank 0's initial weights.
         seed_everything(tc.seed + self.dist.rank)
         self.G, self.D = build(config.arch)
         if tc.sync_bn and self.dist.world_size > 1:
-            self.G, self.D = _sync_batchnorm(self.G, self.D, self.device)
+            self.G, self.D = sync_batchnorm(self.G, self.D, self.device)
         self.G.to(self.device)
         self.D.to(self.device)
         self.channels_last = use_channels_last(config.arch.family, self.device)
@@ -223,7 +184,7 @@ class Trainer:
 
         if tc.optimizer == "adam":
             options: dict[str, Any] = {"betas": tuple(tc.betas), "eps": tc.eps}
-            options["fused" if self.device.type in FUSED_ADAM_DEVICES else "foreach"] = True
+            options["fused" if self.device.type in devices.FUSED_ADAM_DEVICES else "foreach"] = True
             make = torch.optim.Adam
         else:  # RMSProp (LSGAN's stability comparison): no momentum, betas unused
             options, make = {"eps": tc.eps, "foreach": True}, torch.optim.RMSprop
@@ -253,14 +214,11 @@ class Trainer:
         self.fixed_z = sample_z(tc.n_samples, config.arch.latent_dim, seed=tc.seed + 12345,
                                 device=self.device)
         self.interrupted = False
-        self._warned: set[str] = set()
-        self.warnings_issued: list[str] = []  # what the run warned about, in order
-        self._d_wins_streak = 0
-        self._real_diversity: float | None = None
+        self._start_diagnostics()
         if saved is not None:
             self._restore(saved)
         if self.out_dir is not None and self.dist.is_main:
-            self._write_config()
+            rundir.write_config(self.out_dir, self.config)
 
     # ---------------------------------------------------------------- the algorithm
     def phase(self) -> Phase:
@@ -438,19 +396,13 @@ class Trainer:
         self._emit("end", {"step": self.step})
         return self.history
 
+
     def _log(self, sums: dict[str, torch.Tensor], count: int) -> dict[str, float]:
         keys = sorted(sums)
         values = torch.stack([sums[k].float() for k in keys]).div_(count)
         values = self.dist.mean(values).tolist()  # one sync; under torchrun the global batch's
         record = dict(zip(keys, values))
-        if not all(math.isfinite(v) for v in values):
-            bad = [k for k, v in record.items() if not math.isfinite(v)]
-            raise TrainingDiverged(
-                f"{', '.join(bad)} became NaN/inf at step {self.step}. Likely causes: a learning "
-                "rate too high for this loss, fp16 overflow, or data outside [-1, 1]. Try a lower "
-                "lr (e.g. halve lr_d and lr_g) or --amp off. The last good checkpoint"
-                + (f" in {self.out_dir} is kept." if self.out_dir else " (none: no out_dir).")
-            )
+        self._check_finite(record)
         phase = self.phase()
         record.update(step=self.step, images_seen=self.images_seen, seconds=self.elapsed)
         if phase.stage is not None:
@@ -459,29 +411,6 @@ class Trainer:
         self._check_d_wins(record)
         self._emit("log", record)
         return record
-
-    def _check_d_wins(self, record: dict[str, float]) -> None:
-        c = self.config.loss
-        if c.name in ("minimax", "nonsaturating"):
-            winning = record["D_G_z"] < 0.01 and record["D_x"] > 0.99
-        elif c.name == "least_squares":
-            winning = abs(record["D_G_z"] - c.a) < 0.02 and abs(record["D_x"] - c.b) < 0.02
-        else:
-            winning = False
-        self._d_wins_streak = self._d_wins_streak + 1 if winning else 0
-        if self._d_wins_streak >= self.d_wins_patience:
-            self._warn_once(
-                "d_wins",
-                f"the discriminator is winning outright (D(G(z)) = {record['D_G_z']:.3g}, "
-                f"D(x) = {record['D_x']:.3g} for {self._d_wins_streak} logs): G gets almost no "
-                "signal. Try the nonsaturating loss, a smaller D learning rate, or fewer D steps.",
-            )
-
-    def _warn_once(self, key: str, message: str) -> None:
-        if key not in self._warned and self.dist.is_main:
-            self._warned.add(key)
-            self.warnings_issued.append(message)
-            warnings.warn(message, RuntimeWarning, stacklevel=3)
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor | None = None, ema: bool = True,
@@ -518,51 +447,17 @@ class Trainer:
                     save_points_png(x, path, None if mixture is None else mixture.centers)
             except OSError as err:
                 checkpoint = self.out_dir / ckpt.CHECKPOINT_NAME
-                raise ckpt.storage_error(err, path, "write", _kept(checkpoint)) from None
+                raise ckpt.storage_error(err, path, "write", rundir.kept(checkpoint)) from None
         self._check_collapse(x)
         self._emit("sample", {"step": self.step, "images_seen": self.images_seen, "images": x})
         return x
 
-    def collapse_check_start(self) -> int:
-        """The first step whose snapshot is judged for collapse: ``collapse_after``, plus, when
-        snapshots come from the EMA copy of G, the steps until G's initial weights weigh less
-        than 10% in it (``decay ** k < 0.1``): until then the copy is mostly the untrained G,
-        whose outputs all look alike (230 steps at decay 0.99, 2,302 at 0.999)."""
-        decay = self.config.train.ema if self.ema is not None else 0.0
-        lag = math.ceil(math.log(0.1) / math.log(decay)) if decay > 0 else 0
-        return self.collapse_after + lag
-
-    def _check_collapse(self, x: torch.Tensor) -> None:
-        if x.shape[0] < 8 or self.step < self.collapse_check_start():
-            return
-        if self._real_diversity is None:
-            self._real_diversity = _diversity(self.data.tensors(64).float().cpu())
-        ratio = _diversity(x) / max(self._real_diversity, 1e-12)
-        if ratio < self.collapse_ratio:
-            self._warn_once(
-                "collapse",
-                f"possible mode collapse at step {self.step}: samples for different z are nearly "
-                f"identical (diversity {ratio:.1%} of the data's). Try a lower learning rate, the "
-                "least-squares or WGAN-GP loss, or restart with another seed.",
-            )
 
     def _emit(self, event: str, info: dict[str, Any]) -> None:
         for cb in self.callbacks:
             cb(self, event, info)
 
     # ---------------------------------------------------------------- checkpoints
-    def _write_config(self) -> None:
-        """Write config.json; a new run whose first write fails leaves no directory behind."""
-        created = not self.out_dir.exists()
-        try:
-            ckpt.make_dir(self.out_dir)
-            ckpt.atomic_write_bytes(self.out_dir / ckpt.CONFIG_NAME,
-                                    self.config.to_json().encode())
-        except OSError:
-            if created:
-                shutil.rmtree(self.out_dir, ignore_errors=True)
-            raise
-
     def state_dict(self) -> dict[str, Any]:
         """Everything a resume needs. Under torchrun every rank must call it (it gathers each
         rank's RNG state into ``rng_ranks`` on rank 0)."""
@@ -592,80 +487,14 @@ class Trainer:
         """Write ``checkpoint.pt`` atomically (no-op without an out_dir)."""
         if self.out_dir is None:
             return None
-        for p in self.G.parameters():
-            if not torch.isfinite(p).all():
-                raise TrainingDiverged(
-                    f"G's weights are NaN/inf at step {self.step}; not overwriting the last good "
-                    f"checkpoint in {self.out_dir}. Try a lower learning rate or --amp off."
-                )
+        self._check_weights()
         path = self.out_dir / ckpt.CHECKPOINT_NAME
         state = self.state_dict()  # on every rank: it gathers their RNG states
         if not self.dist.is_main:
             return None
-        try:
-            ckpt.atomic_torch_save(state, path)
-        except OSError as err:
-            raise ckpt.storage_error(err, path, "write", _kept(path)) from None
+        rundir.write_checkpoint(state, path)
         self._emit("checkpoint", {"step": self.step, "path": path})
         return path
-
-    def _load_for_resume(self) -> dict[str, Any]:
-        if self.out_dir is None:
-            raise RunDirError("resume=True needs the run directory (out_dir) to resume from")
-        if not (self.out_dir / ckpt.CONFIG_NAME).exists():
-            raise RunDirError(f"nothing to resume: {self.out_dir} is not a ganlab run directory "
-                              "(no config.json); start a new run without --resume")
-        ckpt.read_config(self.out_dir)  # a damaged config.json is named before anything else
-        path = self.out_dir / ckpt.CHECKPOINT_NAME
-        if not path.exists():
-            raise RunDirError(f"nothing to resume: {self.out_dir} has no checkpoint.pt yet; "
-                              "start it again without --resume (after deleting the directory)")
-        # Left by a run killed mid-save; rank 0 alone writes here, so it alone cleans up.
-        leftovers = self.out_dir.glob(".*.tmp-*") if self.dist.is_main else ()
-        for stale in leftovers:
-            try:
-                stale.unlink(missing_ok=True)
-            except OSError as err:
-                raise ckpt.storage_error(err, stale, "remove the leftover") from None
-        state = ckpt.load_checkpoint(path)
-        ckpt.require(state, _STATE_KEYS, path)
-        state["path"] = path
-        world = int(state.get("world_size", 1))
-        if world != self.dist.world_size:
-            raise RunDirError(
-                f"{self.out_dir} was trained by {world} process(es) and this is "
-                f"{self.dist.world_size}; resume it with the same world size ("
-                + ("without torchrun" if world == 1 else
-                   f"torchrun with nnodes x nproc_per_node = {world}")
-                + "). Another world size would change each process's slice of the batch, its "
-                "data shard and its random stream, so the run could not continue exactly."
-            )
-        return state
-
-    def _resumed_config(self, config: RunConfig | None, saved: dict[str, Any]) -> RunConfig:
-        """The saved run's config, with the changes that ``RESUMABLE_CHANGES`` allows."""
-        try:
-            saved_config = RunConfig.from_dict(saved["config"])
-        except ValueError as err:
-            raise ckpt.CheckpointError(f"{saved['path']} holds an unusable config ({err}); "
-                                       "restore a copy or start a new run") from None
-        if config is None:
-            return saved_config
-        changes = config_changes(saved_config, config)
-        refused = [c for c in changes if c[0] not in RESUMABLE_CHANGES]
-        if refused:
-            listed = ", ".join(f"{f} ({old!r} -> {new!r})" for f, old, new in refused[:4])
-            more = f" and {len(refused) - 4} more" if len(refused) > 4 else ""
-            raise ResumeConflictError(
-                f"cannot resume {self.out_dir} with a different {listed}{more}: a resumed run "
-                f"keeps the settings it started with (only {', '.join(RESUMABLE_CHANGES)} may "
-                "change). Pass config=None to continue it as it was, or start a new run in "
-                "another directory"
-            )
-        for field, old, new in changes:
-            if field != "train.steps":
-                print(f"resume: {field} changed from {old!r} to {new!r}", file=sys.stderr)
-        return config
 
     def _restore(self, state: dict[str, Any]) -> None:
         try:
@@ -684,102 +513,7 @@ class Trainer:
             ckpt.set_rng_state(state["rng"] if self.dist.world_size == 1
                                else state["rng_ranks"][self.dist.rank])
         except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as err:
-            raise _mismatch(state["path"], err) from None
-
-
-_STATE_KEYS = ("config", "G", "D", "opt_G", "opt_D", "scaler", "step", "images_seen", "rng")
-
-
-def _kept(path: Path) -> str:
-    if path.exists():
-        return f"The previous checkpoint {path} is unchanged; resume from it with --resume"
-    return "No checkpoint was written"
-
-
-def _mismatch(path: Path, err: Exception) -> ckpt.CheckpointError:
-    reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
-    return ckpt.CheckpointError(
-        f"{path} does not fit the model its config describes ({type(err).__name__}: {reason}); "
-        "it was edited or damaged: restore a copy, or start a new run"
-    )
-
-
-def _check_fresh_run_dir(out_dir: Path) -> None:
-    if not out_dir.exists():
-        return
-    if not out_dir.is_dir():
-        raise RunDirError(f"{out_dir} exists and is not a directory; choose another --out")
-    if ckpt.is_run_dir(out_dir):
-        raise RunDirError(f"{out_dir} already holds a ganlab run; pass --resume to continue it, "
-                          "or choose another --out")
-    if any(out_dir.iterdir()):
-        raise RunDirError(f"{out_dir} exists, is not empty and is not a ganlab run; refusing to "
-                          "write into it. Choose another --out")
-
-
-# Where channels-last (NHWC) convolutions are used, by device type and model family. On CUDA they
-# let cuDNN use tensor cores. On a CPU, oneDNN's NHWC kernels win for DCGAN's and ProGAN's
-# convolutions (measured by `ganlab bench`; numbers in README.md).
-CHANNELS_LAST = {"cuda": ("dcgan", "progan"), "cpu": ("dcgan", "progan")}
-# Adam's fused kernel (one kernel for all parameters) where it measured faster than foreach.
-FUSED_ADAM_DEVICES = ("cuda",)
-
-
-def autocast_dtype(config: RunConfig, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype a run trains with: :func:`ganlab.hardware.amp_dtype` of
-    ``train.amp``, except that ``auto`` keeps models of 2-D points in fp32 on a CPU.
-
-    Their 128-wide layers are too small for 16-bit products to pay: the casts around each
-    product cost more than it saves, and ``ganlab bench`` measures bf16 slower than fp32 there
-    (the ``vanilla2d`` case). An explicit ``bf16`` is always honoured.
-    """
-    tc = config.train
-    if tc.amp == "auto" and device.type == "cpu" and len(config.arch.image_shape) == 1:
-        return None
-    return amp_dtype(tc.amp, device)
-
-
-def use_channels_last(family: str, device: torch.device) -> bool:
-    """Whether the trainer runs ``family``'s convolutions in channels-last layout on ``device``."""
-    return family in CHANNELS_LAST.get(device.type, ())
-
-
-def _check_batches(config: RunConfig, dist: distributed.Distributed) -> None:
-    """Every global batch must split evenly over the ranks, and ProGAN's per-device slices into
-    minibatch-stddev groups (computed per device, as in the official code)."""
-    if dist.world_size == 1:
-        return
-    arch = config.arch
-    if arch.family != "progan":
-        dist.local_batch(config.train.batch_size)
-        return
-    for stage in range(arch.num_stages):
-        local = dist.local_batch(arch.batch_size_at(stage))
-        group = min(arch.mbstd_group_size, local)
-        if local % group:
-            raise ValueError(
-                f"ProGAN's per-device batch at stage {stage} is {local} (global "
-                f"{arch.batch_size_at(stage)} over {dist.world_size} processes), not divisible "
-                f"by mbstd_group_size {arch.mbstd_group_size}; minibatch stddev groups are "
-                "formed on each device. Change batch_sizes or the number of processes."
-            )
-
-
-def _sync_batchnorm(G: nn.Module, D: nn.Module,
-                    device: torch.device) -> tuple[nn.Module, nn.Module]:
-    """BatchNorm over the global batch (``torch.nn.SyncBatchNorm``; same state_dict keys)."""
-    if device.type != "cuda":
-        raise ValueError("sync_bn (--sync-bn) needs GPUs: torch.nn.SyncBatchNorm only runs on "
-                         "CUDA. On CPUs train without it; BatchNorm then normalises each "
-                         "process's slice of the batch.")
-    convert = nn.SyncBatchNorm.convert_sync_batchnorm
-    return convert(G), convert(D)
-
-
-
-def _diversity(x: torch.Tensor) -> float:
-    flat = x.flatten(1).float()
-    return torch.pdist(flat).mean().item()
+            raise rundir.mismatch(state["path"], err) from None
 
 
 class _StopFlag:
@@ -803,123 +537,3 @@ class _StopFlag:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
 
-
-@dataclass
-class LoadedRun:
-    """A trained run: its config, G (the EMA weights when the run kept them) and D, in eval mode."""
-
-    config: RunConfig
-    G: nn.Module
-    D: nn.Module
-    step: int
-    images_seen: int
-    history: list[dict[str, float]]
-
-    @torch.no_grad()
-    def sample(self, n: int = 64, seed: int = 0, **kwargs: Any) -> torch.Tensor:
-        """``n`` samples for latent seed ``seed``, on the CPU in [-1, 1]."""
-        device = next(self.G.parameters()).device
-        z = sample_z(n, self.config.arch.latent_dim, seed=seed, device=device)
-        return self.G(z, **kwargs).float().cpu()
-
-
-def load_run(run_dir: str | Path, device: str | torch.device | None = "cpu",
-             ema: bool = True) -> LoadedRun:
-    """Rebuild G and D from a run directory (or a checkpoint file); needs nothing else."""
-    path = Path(run_dir)
-    if path.is_dir():
-        ckpt.read_config(path)  # names a missing or damaged config.json
-        path = path / ckpt.CHECKPOINT_NAME
-    dev = resolve_device(device)
-    state = ckpt.load_checkpoint(path)
-    ckpt.require(state, ("config", "G", "D", "step", "images_seen"), path)
-    try:
-        config = RunConfig.from_dict(state["config"])
-    except ValueError as err:
-        raise ckpt.CheckpointError(f"{path} holds an unusable config ({err}); restore a copy or "
-                                   "start a new run") from None
-    G, D = build(config.arch)
-    g_state = state["G_ema"] if ema and state.get("G_ema") is not None else state["G"]
-    try:
-        G.load_state_dict(g_state)
-        D.load_state_dict(state["D"])
-    except (RuntimeError, TypeError, AttributeError) as err:
-        raise _mismatch(path, err) from None
-    return LoadedRun(config, G.to(dev).eval(), D.to(dev).eval(), int(state["step"]),
-                     int(state["images_seen"]), list(state.get("history", [])))
-
-
-def _fit_in_worker(config: RunConfig, threads: int) -> Trainer:
-    """One run of :func:`train_many`, in its own process with ``threads`` torch threads."""
-    torch.set_num_threads(threads)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the parent re-emits them from trainer.warnings_issued
-        trainer = Trainer(config, device="cpu", progress=False)
-        trainer.fit()
-    return trainer
-
-
-def train_many(configs: Iterable[RunConfig], workers: int | None = None,
-               progress: bool = True) -> list[Trainer]:
-    """Train independent runs side by side on the CPU, one process each; their fitted Trainers.
-
-    Why: a small model (the 2-D MLPs) cannot keep two cores busy, and one thread trains it
-    about as fast as two; so two runs in two single-threaded processes finish in little more
-    than the time of one (notebook 03 trains its seed studies this way). ``workers`` processes
-    (default: one per CPU core, at most one per run) share torch's threads equally; each run is
-    exactly ``Trainer(config, device="cpu").fit()`` with that many threads, so its result does not
-    depend on which worker ran it. The Trainers come back in the order of ``configs``; each run's
-    warnings are re-issued here, prefixed with its index, and kept in
-    ``trainer.warnings_issued``. Meant for small models: an image model already spreads one
-    run over several threads.
-    """
-    import concurrent.futures
-    import multiprocessing
-    import os
-
-    configs = list(configs)
-    for i, config in enumerate(configs):
-        if not isinstance(config, RunConfig):
-            raise TypeError(f"configs[{i}] must be a ganlab.config.RunConfig, got "
-                            f"{type(config).__name__}")
-    if workers is None:  # the cores this process may use (a container may allow fewer)
-        workers = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                   else os.cpu_count() or 1)
-    elif isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
-    workers = max(1, min(workers, len(configs)))
-    threads = max(1, torch.get_num_threads() // workers)
-    bar = None
-    if progress and configs:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(configs), desc=f"{len(configs)} runs, {workers} at a time",
-                   unit="run")
-    try:
-        if workers == 1:
-            previous = torch.get_num_threads()
-            trainers = []
-            try:
-                for config in configs:
-                    trainers.append(_fit_in_worker(config, threads))
-                    if bar is not None:
-                        bar.update(1)
-            finally:
-                torch.set_num_threads(previous)
-        else:
-            # spawn, not fork: a forked child inherits torch's OpenMP pool in an unusable state.
-            context = multiprocessing.get_context("spawn")
-            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-                futures = [pool.submit(_fit_in_worker, config, threads) for config in configs]
-                for _ in concurrent.futures.as_completed(futures):
-                    if bar is not None:
-                        bar.update(1)
-                trainers = [f.result() for f in futures]
-    finally:
-        if bar is not None:
-            bar.close()
-    for i, trainer in enumerate(trainers):
-        for message in trainer.warnings_issued:
-            warnings.warn(f"run {i} ({trainer.config.model}, seed {trainer.config.train.seed}): "
-                          f"{message}", RuntimeWarning, stacklevel=2)
-    return trainers

@@ -1,0 +1,112 @@
+"""The learner's warnings: what a run says when training goes wrong, in plain words.
+
+STYLE rule 11: when training diverges, say so with the likely cause and a fix to try. Three
+things are watched, every log or snapshot, at no cost to the step itself:
+
+- a loss or G's weights became NaN/inf: :class:`TrainingDiverged` stops the run and keeps the
+  last good checkpoint;
+- D wins outright (D(x) ~ 1, D(G(z)) ~ 0 for several logs): G gets almost no gradient;
+- mode collapse: the fixed-noise samples are much less diverse than the data.
+
+:class:`Diagnostics` is a mixin of :class:`ganlab.training.Trainer`, so the thresholds are the
+trainer's attributes (``trainer.d_wins_patience = 3``) and each warning is issued once per run
+and kept in ``trainer.warnings_issued``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import torch
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class Diagnostics:
+    """The checks above. The Trainer provides ``config``, ``step``, ``out_dir``, ``G``, ``ema``,
+    ``data`` and ``dist`` and calls :meth:`_start_diagnostics` before training."""
+
+    collapse_ratio = 0.1  # sample diversity below this fraction of the data's means collapse
+    collapse_after = 200  # an untrained G's outputs all look alike: judge only after this step
+    d_wins_patience = 5  # consecutive logs with D(G(z)) ~ 0 before warning
+
+    def _start_diagnostics(self) -> None:
+        self._warned: set[str] = set()
+        self.warnings_issued: list[str] = []  # what the run warned about, in order
+        self._d_wins_streak = 0
+        self._real_diversity: float | None = None
+
+    def _check_finite(self, record: dict[str, float]) -> None:
+        """Stop on a logged loss that is NaN/inf, saying why and what to try."""
+        bad = [k for k, v in record.items() if not math.isfinite(v)]
+        if bad:
+            raise TrainingDiverged(
+                f"{', '.join(bad)} became NaN/inf at step {self.step}. Likely causes: a learning "
+                "rate too high for this loss, fp16 overflow, or data outside [-1, 1]. Try a lower "
+                "lr (e.g. halve lr_d and lr_g) or --amp off. The last good checkpoint"
+                + (f" in {self.out_dir} is kept." if self.out_dir else " (none: no out_dir).")
+            )
+
+    def _check_weights(self) -> None:
+        """Refuse to checkpoint a G whose weights are NaN/inf (the last good one is kept)."""
+        for p in self.G.parameters():
+            if not torch.isfinite(p).all():
+                raise TrainingDiverged(
+                    f"G's weights are NaN/inf at step {self.step}; not overwriting the last good "
+                    f"checkpoint in {self.out_dir}. Try a lower learning rate or --amp off."
+                )
+
+    def _check_d_wins(self, record: dict[str, float]) -> None:
+        c = self.config.loss
+        if c.name in ("minimax", "nonsaturating"):
+            winning = record["D_G_z"] < 0.01 and record["D_x"] > 0.99
+        elif c.name == "least_squares":
+            winning = abs(record["D_G_z"] - c.a) < 0.02 and abs(record["D_x"] - c.b) < 0.02
+        else:
+            winning = False
+        self._d_wins_streak = self._d_wins_streak + 1 if winning else 0
+        if self._d_wins_streak >= self.d_wins_patience:
+            self._warn_once(
+                "d_wins",
+                f"the discriminator is winning outright (D(G(z)) = {record['D_G_z']:.3g}, "
+                f"D(x) = {record['D_x']:.3g} for {self._d_wins_streak} logs): G gets almost no "
+                "signal. Try the nonsaturating loss, a smaller D learning rate, or fewer D steps.",
+            )
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned and self.dist.is_main:
+            self._warned.add(key)
+            self.warnings_issued.append(message)
+            warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+    def collapse_check_start(self) -> int:
+        """The first step whose snapshot is judged for collapse: ``collapse_after``, plus, when
+        snapshots come from the EMA copy of G, the steps until G's initial weights weigh less
+        than 10% in it (``decay ** k < 0.1``): until then the copy is mostly the untrained G,
+        whose outputs all look alike (230 steps at decay 0.99, 2,302 at 0.999)."""
+        decay = self.config.train.ema if self.ema is not None else 0.0
+        lag = math.ceil(math.log(0.1) / math.log(decay)) if decay > 0 else 0
+        return self.collapse_after + lag
+
+    def _check_collapse(self, x: torch.Tensor) -> None:
+        if x.shape[0] < 8 or self.step < self.collapse_check_start():
+            return
+        if self._real_diversity is None:
+            self._real_diversity = _diversity(self.data.tensors(64).float().cpu())
+        ratio = _diversity(x) / max(self._real_diversity, 1e-12)
+        if ratio < self.collapse_ratio:
+            self._warn_once(
+                "collapse",
+                f"possible mode collapse at step {self.step}: samples for different z are nearly "
+                f"identical (diversity {ratio:.1%} of the data's). Try a lower learning rate, the "
+                "least-squares or WGAN-GP loss, or restart with another seed.",
+            )
+
+
+def _diversity(x: torch.Tensor) -> float:
+    """Mean pairwise distance between the samples (flattened)."""
+    flat = x.flatten(1).float()
+    return torch.pdist(flat).mean().item()
