@@ -294,7 +294,10 @@ def _train(args: argparse.Namespace) -> int:
         config = _resumed_config(args, ckpt.read_config(args.out))
     else:
         config = config_from_args(args)
+    trainer = None
     try:
+        # The Trainer holds the run directory's lock until close(): another process that
+        # wants it gets a RunDirBusyError naming this one.
         trainer = Trainer(config, out_dir=args.out, device=args.device, resume=args.resume,
                           progress=not args.no_progress)
         main = trainer.dist.is_main
@@ -308,14 +311,16 @@ def _train(args: argparse.Namespace) -> int:
             print(f"training {config.model} on {config.data.name} ({trainer.device}{world}) "
                   f"to {config.train.steps} steps in {args.out}", file=sys.stderr)
         trainer.fit(config.train.steps)
+        if args.gif and trainer.samples:
+            from ganlab.viz import save_gif
+
+            save_gif([x for _, _, x in trainer.samples], args.out / "progress.gif")
     finally:
         from ganlab.distributed import shutdown
 
+        if trainer is not None:
+            trainer.close()
         shutdown()
-    if args.gif and trainer.samples:
-        from ganlab.viz import save_gif
-
-        save_gif([x for _, _, x in trainer.samples], args.out / "progress.gif")
     last = trainer.history[-1] if trainer.history else {}
     if main:
         print(f"done: step {trainer.step}, images seen {trainer.images_seen}, "

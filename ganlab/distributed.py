@@ -140,6 +140,16 @@ class Distributed:
         dist.all_reduce(t, op=dist.ReduceOp.MAX, group=self._control)
         return tuple(bool(v) for v in t.tolist())
 
+    def share(self, obj: Any) -> Any:
+        """Rank 0's ``obj`` on every rank (e.g. whether it could lock the run directory)."""
+        if not self.enabled:
+            return obj
+        import torch.distributed as dist
+
+        box = [obj if self.is_main else None]
+        dist.broadcast_object_list(box, src=0, group=self._control)
+        return box[0]
+
     def gather(self, obj: Any) -> list[Any] | None:
         """Every rank's ``obj`` as a list on rank 0 (None on the others)."""
         if not self.enabled:

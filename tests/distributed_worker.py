@@ -14,6 +14,7 @@ Ctrl-C that reaches rank 1 alone must stop both ranks at the same step (``OUT/in
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -27,6 +28,7 @@ from ganlab.config import DCGANConfig, MLPConfig, RunConfig
 from ganlab.models.progan import ProGANConfig
 from ganlab.presets import preset
 from ganlab.training import Trainer
+from ganlab.training.rundir import LOCK_NAME
 
 STEPS = 4
 
@@ -115,10 +117,12 @@ def record(config: RunConfig) -> dict[str, Any]:
             "images_seen": trainer.images_seen, "world_size": trainer.dist.world_size}
 
 
-def interrupted(out: Path) -> dict[str, Any]:
-    """Ctrl-C reaches rank 1 alone during step 3: every rank must stop after it and save."""
+def interrupted(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Ctrl-C reaches rank 1 alone during step 3: every rank must stop after it and save. Also
+    who holds the run directory's lock, as each rank sees it (rank 0, for the whole job)."""
     config = configs()["vanilla"].replace(train__steps=10)
     trainer = Trainer(config, out_dir=out, device="cpu", progress=False)
+    lock = {"pid": os.getpid(), "holder": json.loads((out / LOCK_NAME).read_text())["pid"]}
     train_step = trainer.train_step
 
     def train_step_then_signal() -> dict[str, torch.Tensor]:
@@ -129,14 +133,15 @@ def interrupted(out: Path) -> dict[str, Any]:
 
     trainer.train_step = train_step_then_signal  # type: ignore[method-assign]
     trainer.fit()
-    return {"step": trainer.step, "interrupted": trainer.interrupted}
+    trainer.close()
+    return {"step": trainer.step, "interrupted": trainer.interrupted}, lock
 
 
 def main(argv: list[str]) -> None:
     out = Path(argv[0])
     rank = int(os.environ["RANK"])
     result: dict[str, Any] = {name: record(config) for name, config in configs().items()}
-    result["interrupted"] = interrupted(out / "interrupted")
+    result["interrupted"], result["lock"] = interrupted(out / "interrupted")
     torch.save(result, out / f"rank{rank}.pt")
     if len(argv) > 2 and argv[1] == "--cli":
         args = cli.build_parser().parse_args([*argv[2:], "--out", str(out / "whole")])

@@ -37,6 +37,7 @@ from ganlab.models import build
 from ganlab.presets import preset
 from ganlab.training import Trainer, load_run
 from ganlab.training.devices import check_batches, sync_batchnorm
+from ganlab.training.rundir import LOCK_NAME
 
 sys.path.insert(0, str(Path(__file__).parent))
 from distributed_worker import STEPS, configs, tensors  # noqa: E402
@@ -252,6 +253,13 @@ def test_matches_one_process_with_the_same_global_batch(runs: dict[str, Any],
 def test_ctrl_c_on_one_rank_stops_every_rank_at_the_same_step(runs: dict[str, Any]) -> None:
     assert [r["interrupted"] for r in runs["ranks"]] == [{"step": 3, "interrupted": True}] * 2
     assert ckpt.load_checkpoint(runs["out"] / "interrupted")["step"] == 3
+
+
+def test_one_lock_for_the_whole_job_held_by_rank_0(runs: dict[str, Any]) -> None:
+    rank0, rank1 = (r["lock"] for r in runs["ranks"])
+    assert rank0["holder"] == rank1["holder"] == rank0["pid"] != rank1["pid"]
+    for run in ("interrupted", "half", "whole"):  # released at the end of every run
+        assert not (runs["out"] / run / LOCK_NAME).exists(), run
 
 
 def test_resume_under_torchrun_continues_exactly(runs: dict[str, Any]) -> None:

@@ -6,8 +6,8 @@
 - ``devices.py``      where and how a run computes: the device, the autocast dtype,
                       channels-last, Adam's kernel, torchrun's batch checks; ``sample_z``
 - ``diagnostics.py``  the learner's warnings: NaN losses, D winning outright, mode collapse
-- ``rundir.py``       the run directory: ``config.json``, checkpoints, what a resumed run may
-                      change, :func:`load_run`
+- ``rundir.py``       the run directory: its lock (one process at a time), ``config.json``,
+                      checkpoints, what a resumed run may change, :func:`load_run`
 - ``many.py``         :func:`train_many`: small independent runs side by side, one per core
 
 Every name below imports from ``ganlab.training`` as it did when this was one file.
@@ -27,6 +27,7 @@ from ganlab.training.rundir import (
     RESUMABLE_CHANGES,
     LoadedRun,
     ResumeConflictError,
+    RunDirBusyError,
     RunDirError,
     load_run,
     resume_changes,
@@ -42,6 +43,7 @@ __all__ = [
     "LoadedRun",
     "Phase",
     "ResumeConflictError",
+    "RunDirBusyError",
     "RunDirError",
     "Trainer",
     "TrainingDiverged",

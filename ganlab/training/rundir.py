@@ -1,9 +1,16 @@
-"""The run directory: its config, its checkpoint, what a resume may change, reading it back.
+"""The run directory: one process trains in it at a time; its config, checkpoint and resume rules.
 
 A run directory (``--out``) holds ``config.json``, ``checkpoint.pt`` (both written atomically, see
-:mod:`ganlab.files`) and ``samples/``.
+:mod:`ganlab.files`), ``samples/`` and, while a process trains in it, ``.lock``.
 
-- **A new run** starts only in a missing or empty directory (:func:`check_fresh`).
+- **One process at a time.** The process that trains in a directory holds ``.lock``: the file
+  names it (PID, host, start time, command) and the process holds an exclusive ``flock`` on it,
+  taken atomically. Another process finds it taken and stops with :class:`RunDirBusyError`,
+  naming the holder, before it reads or writes anything else. The kernel drops a ``flock`` when
+  its process ends, however it ends, so the lock of a killed process (``kill -9``, a crashed
+  kernel) is free, and the next process takes it over with a one-line note. Under ``torchrun``
+  rank 0 holds the one lock of the job; within one process, Trainers of the same directory share
+  it. (Without ``fcntl``, on Windows, directories are not locked.)
 - **What a resumed run may change** is :data:`RESUMABLE_CHANGES`, applied by
   :func:`resume_changes` for ``Trainer(..., resume=True)`` and ``ganlab train --resume`` alike.
 - **Reading a run back**: :func:`load_run` rebuilds G and D from the directory alone.
@@ -11,8 +18,13 @@ A run directory (``--out``) holds ``config.json``, ``checkpoint.pt`` (both writt
 
 from __future__ import annotations
 
+import errno
+import json
+import os
 import shutil
+import socket
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +38,13 @@ from ganlab.config import RunConfig, config_changes
 from ganlab.files import atomic_write_bytes, make_dir, storage_error
 from ganlab.models import build
 from ganlab.training.devices import resolve_device, sample_z
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
+LOCK_NAME = ".lock"
 
 # What a resumed run may change: its length, its precision and where its data lives. Everything
 # else (model, data set, loss, batch size, seed, ...) defines the run and is refused.
@@ -42,9 +61,192 @@ class ResumeConflictError(RunDirError):
     """Resuming was asked with settings that would change the saved run; nothing was changed."""
 
 
+class RunDirBusyError(RunDirError):
+    """Another process is training in the run directory (its lock names it); nothing was
+    changed."""
+
+
+# ---------------------------------------------------------------- the lock
+@dataclass
+class _Held:
+    """This process's lock on one directory; ``fd`` is None where nothing could be locked."""
+
+    path: Path
+    fd: int | None
+    users: int = 0
+
+
+_HELD: dict[str, _Held] = {}  # by the directory's real path
+
+
+class RunLock:
+    """One Trainer's hold on a run directory; :meth:`release` lets it go (once)."""
+
+    def __init__(self, directory: Path, key: str, created: Path | None) -> None:
+        self.directory = directory
+        self.created = created  # the outermost directory this hold made (a new run), or None
+        self._key = key
+        self.released = False
+
+    def release(self, remove_created: bool = False) -> None:
+        """Give the directory back; with ``remove_created``, also remove a directory this hold
+        made (a new run that failed before it started)."""
+        if self.released:
+            return
+        self.released = True
+        held = _HELD[self._key]
+        held.users -= 1
+        if held.users:
+            return  # another Trainer of this process still uses the directory
+        del _HELD[self._key]
+        if held.fd is not None:
+            try:
+                os.unlink(held.path)  # before closing: nobody may lock a file that then vanishes
+            except OSError:
+                pass
+            os.close(held.fd)
+        if remove_created and self.created is not None:
+            shutil.rmtree(self.created, ignore_errors=True)
+
+
+def lock_run_dir(directory: str | os.PathLike, create: bool = False) -> RunLock:
+    """Take ``directory`` for this process (``create``: make it first, for a new run).
+
+    Raises :class:`RunDirBusyError` naming the process that holds it; takes over, with a note on
+    stderr, a lock whose process has ended without releasing it.
+    """
+    directory = Path(directory)
+    created = None
+    if create and not directory.exists():
+        created = directory
+        while not created.parent.exists():  # runs/x made runs/ too: both go if the run fails
+            created = created.parent
+        make_dir(directory)
+    key = os.path.realpath(directory)
+    held = _HELD.get(key)
+    if held is None:
+        try:
+            fd = _take(directory)
+        except BaseException:
+            if created is not None:
+                shutil.rmtree(created, ignore_errors=True)
+            raise
+        held = _HELD[key] = _Held(directory / LOCK_NAME, fd)
+    held.users += 1
+    return RunLock(directory, key, created)
+
+
+def lock_for_all_ranks(directory: Path, dist: distributed.Distributed,
+                       create: bool) -> RunLock | None:
+    """Rank 0 takes the lock, one for the whole torchrun job; every rank learns whether it could
+    (and raises the same error when it could not). None on the other ranks."""
+    lock, error = None, None
+    if dist.is_main:
+        try:
+            lock = lock_run_dir(directory, create=create)
+        except (RunDirError, OSError) as err:
+            error = err
+    if dist.enabled:
+        failure = dist.share(None if error is None else
+                             (isinstance(error, RunDirBusyError), str(error)))
+        if error is None and failure is not None:
+            busy, message = failure
+            raise (RunDirBusyError if busy else RunDirError)(message)
+    if error is not None:
+        raise error
+    return lock
+
+
+def _take(directory: Path) -> int | None:
+    """An open, ``flock``-ed ``.lock`` holding this process's name; None where nothing can be
+    locked or written."""
+    path = directory / LOCK_NAME
+    if fcntl is None:
+        return None
+    while True:
+        fd = _open_lock_file(path)
+        if fd is None:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(fd) or "a process that is just starting"
+            os.close(fd)
+            raise RunDirBusyError(
+                f"{directory} is in use by another process ({holder}): one process trains in a "
+                "run directory at a time. Wait for it to finish or stop it, or choose another "
+                "--out (in Python a Trainer holds its directory until trainer.close() or the end "
+                "of its process)") from None
+        except OSError as err:  # some network and FUSE file systems cannot lock
+            os.close(fd)
+            print(f"note: {path} cannot be locked here ({err.strerror}); nothing stops another "
+                  f"process from training in {directory} at the same time", file=sys.stderr)
+            return None
+        if _same_file(fd, path):
+            break
+        os.close(fd)  # its holder removed it between our open and our lock: try again
+    previous = _holder(fd)
+    if previous is not None:
+        print(f"{directory}: took over the lock of {previous}, which no longer holds it (it "
+              "ended without releasing it, e.g. killed)", file=sys.stderr)
+    _write_holder(fd)
+    return fd
+
+
+def _open_lock_file(path: Path) -> int | None:
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        if err.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise storage_error(err, path, "create the lock file") from None
+    try:  # another user's lock file locks as well when we may only read it
+        return os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        # Nobody holds it, and this process can create no file here: every write it would make
+        # fails, first config.json's, whose error names the file and what to do.
+        return None
+    except OSError as err:
+        raise storage_error(err, path, "open the lock file") from None
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
+
+
+def _holder(fd: int) -> str | None:
+    """Who the lock file names, in words; None for an empty file."""
+    raw = os.pread(fd, 4096, 0)
+    if not raw.strip():
+        return None
+    try:
+        info = json.loads(raw)
+        return (f"PID {info['pid']} on {info['host']}, since {info['since']}: "
+                f"{info['command']}")
+    except (ValueError, KeyError, TypeError):
+        return f"unreadable lock file {raw[:80]!r}"
+
+
+def _write_holder(fd: int) -> None:
+    argv = list(sys.argv) or ["python"]
+    first = Path(argv[0])
+    argv[0] = first.parent.name if first.name == "__main__.py" else first.name  # python -m X
+    info = {"pid": os.getpid(), "host": socket.gethostname(),
+            "since": time.strftime("%Y-%m-%d %H:%M:%S"), "command": " ".join(argv)[:300]}
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
+    except OSError:
+        pass  # a full disk, a read-only lock file: the lock holds, without the holder's name
+
+
 # ---------------------------------------------------------------- new runs and resumed ones
 def check_fresh(out_dir: Path) -> None:
-    """A new run may only start in a missing or empty directory."""
+    """A new run may only start in a missing or empty directory (a lock aside)."""
     if not out_dir.exists():
         return
     if not out_dir.is_dir():
@@ -52,13 +254,13 @@ def check_fresh(out_dir: Path) -> None:
     if ckpt.is_run_dir(out_dir):
         raise RunDirError(f"{out_dir} already holds a ganlab run; pass --resume to continue it, "
                           "or choose another --out")
-    if any(out_dir.iterdir()):
+    if any(p.name != LOCK_NAME for p in out_dir.iterdir()):
         raise RunDirError(f"{out_dir} exists, is not empty and is not a ganlab run; refusing to "
                           "write into it. Choose another --out")
 
 
 def check_resumable(out_dir: Path) -> None:
-    """There is a run to resume (checked before anything is read)."""
+    """There is a run to resume (checked before anything is locked or read)."""
     if not (out_dir / ckpt.CONFIG_NAME).exists():
         raise RunDirError(f"nothing to resume: {out_dir} is not a ganlab run directory "
                           "(no config.json); start a new run without --resume")
@@ -138,15 +340,7 @@ def resumed_config(saved: RunConfig, config: RunConfig | None, out_dir: Path) ->
 
 # ---------------------------------------------------------------- writing
 def write_config(out_dir: Path, config: RunConfig) -> None:
-    """Write config.json; a new run whose first write fails leaves no directory behind."""
-    created = not out_dir.exists()
-    try:
-        make_dir(out_dir)
-        atomic_write_bytes(out_dir / ckpt.CONFIG_NAME, config.to_json().encode())
-    except OSError:
-        if created:
-            shutil.rmtree(out_dir, ignore_errors=True)
-        raise
+    atomic_write_bytes(out_dir / ckpt.CONFIG_NAME, config.to_json().encode())
 
 
 def write_checkpoint(state: dict[str, Any], path: Path) -> None:

@@ -17,6 +17,7 @@ import random
 import signal
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +102,10 @@ class Trainer(Diagnostics):
         the saved one only in ``RESUMABLE_CHANGES`` (each change is printed in one line);
         anything else raises :class:`ResumeConflictError`.
 
+    With an ``out_dir`` the Trainer holds the directory's lock from its construction until
+    :meth:`close` (or ``with Trainer(...) as trainer:``, its garbage collection, the end of its
+    process): another process that wants the directory gets :class:`RunDirBusyError`.
+
     File system errors (a full disk, a read-only directory) raise
     :class:`ganlab.checkpoint.StorageError`; a damaged run raises
     :class:`ganlab.checkpoint.CheckpointError`. Neither touches the last good checkpoint.
@@ -139,7 +144,20 @@ class Trainer(Diagnostics):
         if resume and self.out_dir is None:
             raise RunDirError("resume=True needs the run directory (out_dir) to resume from")
         self.dist = distributed.setup(resolve_device(device))  # rank and device under torchrun
-        self._setup(config, data, progress, callbacks, resume)
+        self._closed = False
+        self._lock: rundir.RunLock | None = None
+        self._release_at_exit: weakref.finalize | None = None
+        if self.out_dir is not None:
+            # Before anything is locked: the errors that need no lock, then the lock itself.
+            (rundir.check_resumable if resume else rundir.check_fresh)(self.out_dir)
+            self._lock = rundir.lock_for_all_ranks(self.out_dir, self.dist, create=not resume)
+            if self._lock is not None:
+                self._release_at_exit = weakref.finalize(self, self._lock.release)
+        try:
+            self._setup(config, data, progress, callbacks, resume)
+        except BaseException:
+            self._release(remove_created=True)  # a new run that failed leaves no directory
+            raise
 
     def _setup(self, config: RunConfig | None, data: TensorData | None, progress: bool,
                callbacks: list[Callback], resume: bool) -> None:
@@ -149,7 +167,7 @@ class Trainer(Diagnostics):
             config = rundir.resumed_config(rundir.config_of(saved, saved["path"]), config,
                                            self.out_dir)
         elif self.out_dir is not None:
-            rundir.check_fresh(self.out_dir)
+            rundir.check_fresh(self.out_dir)  # again: the lock now keeps other processes out
         self.dist.barrier()  # every rank has looked at out_dir before rank 0 writes into it
         self.config = config
         self.device = self.dist.device
@@ -219,6 +237,30 @@ class Trainer(Diagnostics):
             self._restore(saved)
         if self.out_dir is not None and self.dist.is_main:
             rundir.write_config(self.out_dir, self.config)
+
+    # ---------------------------------------------------------------- the run directory's lock
+    def close(self) -> None:
+        """Let other processes use ``out_dir``: release its lock. ``ganlab train`` does it at its
+        end; a closed Trainer writes no more (resume the run with a new one)."""
+        self._closed = True
+        self._release()
+
+    def __enter__(self) -> Trainer:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _release(self, remove_created: bool = False) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            self._release_at_exit.detach()
+            lock.release(remove_created=remove_created)
+
+    def _check_open(self) -> None:
+        if self._closed and self.out_dir is not None:
+            raise RunDirError(f"this Trainer was closed and no longer holds {self.out_dir}; "
+                              "continue the run with Trainer(None, out_dir=..., resume=True)")
 
     # ---------------------------------------------------------------- the algorithm
     def phase(self) -> Phase:
@@ -342,6 +384,7 @@ class Trainer(Diagnostics):
         if total < self.step:
             raise ValueError(f"this run has already done {self.step} steps; ask for at least that "
                              f"many (got steps={total})")
+        self._check_open()
         self.G.train()
         self.D.train()
         stop = _StopFlag()
@@ -487,6 +530,7 @@ class Trainer(Diagnostics):
         """Write ``checkpoint.pt`` atomically (no-op without an out_dir)."""
         if self.out_dir is None:
             return None
+        self._check_open()
         self._check_weights()
         path = self.out_dir / ckpt.CHECKPOINT_NAME
         state = self.state_dict()  # on every rank: it gathers their RNG states
