@@ -8,6 +8,7 @@ configuration.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import os
 import shutil
@@ -112,17 +113,43 @@ def remount_read_only(point: Path) -> None:
 
 
 @contextlib.contextmanager
-def unprivileged() -> Iterator[None]:
-    """Run the body as user ``nobody`` when we are root (permissions do not stop root); a normal
-    user is already unprivileged."""
-    if os.geteuid() != 0:
-        yield
-        return
-    os.setegid(NOBODY)
-    os.seteuid(NOBODY)
+def _as_root() -> Iterator[None]:
+    os.seteuid(0)  # allowed: the real and saved user ids are still root's
+    os.setegid(0)
     try:
         yield
     finally:
+        os.setegid(NOBODY)
+        os.seteuid(NOBODY)
+
+
+@contextlib.contextmanager
+def unprivileged() -> Iterator[None]:
+    """Run the body as user ``nobody`` when we are root (permissions do not stop root); a normal
+    user is already unprivileged.
+
+    The body's ``import`` statements still run as root: the checkout and its venv may be private
+    (a clone under /root, mode 0700, where nobody cannot read ganlab's or tqdm's source), and what
+    is under test is the file the body touches, never a module it happens to import first.
+    """
+    if os.geteuid() != 0:
+        yield
+        return
+    real_import = builtins.__import__
+
+    def import_as_root(*args: object, **kwargs: object) -> object:
+        if os.geteuid() == 0:  # a module imported by a module being imported
+            return real_import(*args, **kwargs)
+        with _as_root():
+            return real_import(*args, **kwargs)
+
+    os.setegid(NOBODY)
+    os.seteuid(NOBODY)
+    builtins.__import__ = import_as_root
+    try:
+        yield
+    finally:
+        builtins.__import__ = real_import
         os.seteuid(0)
         os.setegid(0)
 

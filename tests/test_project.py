@@ -183,9 +183,9 @@ def _free_port() -> int:
 
 
 def _make_lab(home: Path, port: int, token: str, *make_args: str,
-              user: int | None = None) -> subprocess.Popen:
+              user: int | None = None, checkout: Path = ROOT) -> subprocess.Popen:
     """``make lab`` with this interpreter's venv (never reinstalling it) and LAB_ARGS that keep it
-    on localhost, without a browser, with its settings in ``home``."""
+    on localhost, without a browser, with its settings in ``home``; ``make -C checkout``."""
     venv = Path(sys.prefix)
     args = (f"--no-browser --ip=127.0.0.1 --port={port} --port-retries=0 "
             f"--IdentityProvider.token={token} --LabApp.news_url=None "
@@ -194,7 +194,7 @@ def _make_lab(home: Path, port: int, token: str, *make_args: str,
            "JUPYTER_DATA_DIR": str(home / "data"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
            "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
            "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"), "BROWSER": "false"}
-    command = ["make", "--no-print-directory", "-C", str(ROOT), "-o", f"{venv}/.installed",
+    command = ["make", "--no-print-directory", "-C", str(checkout), "-o", f"{venv}/.installed",
                *make_args, "lab", f"VENV={venv}", f"LAB_ARGS={args}"]
     extra = {} if user is None else {"user": user, "group": user, "extra_groups": []}
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
@@ -236,9 +236,19 @@ def test_make_lab_starts_jupyterlab(public_dir: Path) -> None:
     assert "Running as root is not recommended" not in log
 
 
-def _dry_run(home: Path, user: int | None = None) -> str:
-    proc = _make_lab(home, 8888, "t", "-n", user=user)
+def _dry_run(home: Path, user: int | None = None, checkout: Path = ROOT) -> str:
+    proc = _make_lab(home, 8888, "t", "-n", user=user, checkout=checkout)
     return proc.communicate(timeout=30)[0].decode()
+
+
+def _readable_copy(where: Path) -> Path:
+    """The Makefile (and the pyproject.toml it depends on) in a directory any user can read: the
+    checkout itself may be one another user cannot enter (a clone under /root, mode 0700)."""
+    where.mkdir(mode=0o755)
+    for name in ("Makefile", "pyproject.toml"):
+        (where / name).write_bytes((ROOT / name).read_bytes())
+        (where / name).chmod(0o644)
+    return where
 
 
 def test_make_lab_adds_allow_root_only_for_root(public_dir: Path) -> None:
@@ -247,11 +257,12 @@ def test_make_lab_adds_allow_root_only_for_root(public_dir: Path) -> None:
     assert "--no-browser" in me and "notebooks/" in me
     if os.geteuid() != 0:
         return
-    # As root: an ordinary user's command has no --allow-root...
+    # As root: an ordinary user's command has no --allow-root (the user runs make on a copy
+    # of the Makefile: it is the Makefile's `id -u` that is under test, not the checkout's mode)...
     home = public_dir / "nobody"
     home.mkdir()
     os.chown(home, NOBODY, NOBODY)
-    theirs = _dry_run(home, user=NOBODY)
+    theirs = _dry_run(home, user=NOBODY, checkout=_readable_copy(public_dir / "checkout"))
     assert "--allow-root" not in theirs and "--no-browser" in theirs, theirs
     # ...and without it JupyterLab refuses root: the flag is what makes `make lab` work here.
     proc = _make_lab(public_dir, _free_port(), "t", "ALLOW_ROOT=")
