@@ -745,6 +745,9 @@ def describe_data(config: Any, count: int) -> str:
     parts.append(f"size {count}")
     if config.name == "shapes" or config.name in POINT_SETS:  # drawn from a seed
         parts.append(f"seed {config.seed}")
+    if config.name in POINT_SETS and (config.radius is not None or config.std is not None):
+        radius, std = config.geometry
+        parts.append(f"radius {radius:g} std {std:g}")
     return " ".join(parts) + " (training set)"
 
 

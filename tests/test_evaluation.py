@@ -435,3 +435,12 @@ def test_inception_features_come_from_the_given_file(tmp_path, monkeypatch) -> N
     assert f.shape == (2, 2048) and torch.isfinite(f).all()
     gray = rgb.mean(dim=1, keepdim=True)
     assert evaluation.extract_features(net, gray).shape == (2, 2048)
+
+
+def test_the_protocol_names_a_mixture_in_another_geometry() -> None:
+    from ganlab.config import DataConfig
+
+    assert evaluation.describe_data(DataConfig("ring8"), 100) == \
+        "ring8 size 100 seed 0 (training set)"
+    wide = evaluation.describe_data(DataConfig("ring8", radius=2.0, std=0.02), 100)
+    assert wide == "ring8 size 100 seed 0 radius 2 std 0.02 (training set)"
