@@ -256,8 +256,7 @@ def shapes(resolution: int = 32, n: int = 8192, seed: int = 0) -> TensorData:
 def _mixture(name: str, centers: torch.Tensor, std: float, n: int, seed: int) -> TensorData:
     if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
         raise ValueError(f"{name} needs a positive number of points, got {n!r}")
-    if isinstance(std, bool) or not isinstance(std, (int, float)) or not std > 0:
-        raise ValueError(f"{name} needs a positive std, got {std!r}")
+    std = _positive(name, "std", std)
     gen = torch.Generator().manual_seed(seed)
     which = torch.randint(0, centers.shape[0], (n,), generator=gen)
     points = centers[which] + std * torch.randn(n, 2, generator=gen)
