@@ -16,6 +16,7 @@ from ganlab.config import (
     DCGANConfig,
     LossConfig,
     MLPConfig,
+    R3GANConfig,
     RunConfig,
     TrainConfig,
 )
@@ -29,6 +30,7 @@ _DEFAULT_DATA = {
     "dcgan": {"tiny": "shapes", "default": "shapes", "full": "celeba"},
     "lsgan": {"tiny": "mnist-5k", "default": "mnist-5k", "full": "celeba"},
     "progan": {"tiny": "shapes", "default": "shapes", "full": "celeba"},
+    "r3gan": {"tiny": "shapes", "default": "shapes", "full": "cifar10"},
 }
 _CHANNELS = {"digits": 1, "mnist-5k": 1, "mnist": 1, "fashion-mnist": 1, "cifar10": 3,
              "celeba": 3, "shapes": 3}
@@ -85,6 +87,20 @@ _TRAIN = {
     },
 }
 _TRAIN["lsgan"] = _TRAIN["dcgan"]
+# R3GAN: Adam with beta1 = 0 and beta2 = 0.99, the official code's (its beta2 rises from 0.9 to
+# 0.99 over the first 20M images; ganlab has no schedules, so the final value throughout).
+_TRAIN["r3gan"] = {
+    "tiny": dict(steps=20, batch_size=8, lr_g=2e-4, lr_d=2e-4, betas=(0.0, 0.99), ema=0.9,
+                 log_every=5, sample_every=10, checkpoint_every=10, n_samples=16),
+    "default": dict(steps=1500, batch_size=32, lr_g=2e-4, lr_d=2e-4, betas=(0.0, 0.99),
+                    ema=0.99, log_every=50, sample_every=250, checkpoint_every=500),
+    # The official CIFAR-10 run (README: batch 512): lr 2e-4 (it decays to 5e-5 over 20M
+    # images there), an EMA with a half-life of 5M images (0.5 ** (512 / 5e6)), 40,000 steps =
+    # those 20M images. Its augmentation is ADA's pipeline; DiffAugment's CIFAR policy stands in.
+    "full": dict(steps=40_000, batch_size=512, lr_g=2e-4, lr_d=2e-4, betas=(0.0, 0.99),
+                 ema=0.99993, augment="color,translation,cutout", log_every=100,
+                 sample_every=2000, checkpoint_every=2000),
+}
 
 _DCGAN = {
     "tiny": dict(resolution=16, g_width=8, d_width=8, latent_dim=100),
@@ -127,6 +143,21 @@ _PROGAN = {
                  images_per_stable=800_000, batch_sizes=(16,)),
 }
 
+# R3GAN's backbone (ganlab.models.r3gan). Cardinality gives 16 channels per group, the official
+# configurations' group width. Full is the official CIFAR-10 network (R3GANConfig's defaults).
+_R3GAN = {
+    "tiny": dict(resolution=16, latent_dim=32, widths=(16,), blocks=(1,), cardinality=(2,),
+                 expansion=2),
+    "default": dict(resolution=32, latent_dim=64, widths=(64, 64, 32, 16), blocks=(1,),
+                    cardinality=(8, 8, 4, 2), expansion=2),
+    "full": dict(resolution=32, latent_dim=64, widths=(768,), blocks=(2,), cardinality=(96,),
+                 expansion=2),
+}
+# R3GAN's loss (Sec. 2): the relativistic pairing loss with R1 and R2 of one gamma. The official
+# CIFAR-10 run starts at gamma 0.05 (decaying to 0.005); the penalty is gamma / 2 * E[|grad|^2]
+# with the gradient taken on images in [-1, 1], as ganlab's are, so its values carry over.
+_R3GAN_GAMMA = {"tiny": 0.05, "default": 0.05, "full": 0.05}
+
 
 # ProGAN's loss: the paper's WGAN-GP (with drift) in full; least squares (notebook 03's loss) on
 # the CPU profiles, where the number of images a run can afford decides the result and the
@@ -152,6 +183,8 @@ def _data_resolution(model: str, data: str, prof: str) -> int:
         return _NATIVE.get(data, 16 if prof != "full" else 28)
     if model == "progan":
         return _PROGAN[prof]["resolution"]
+    if model == "r3gan":
+        return _R3GAN[prof]["resolution"]
     return _DCGAN[prof]["resolution"]
 
 
@@ -169,7 +202,9 @@ def preset(model: str, data: str | None = None, profile: str | None = None,
     channels = _CHANNELS.get(data, 3)
     loss = {"vanilla": LossConfig("nonsaturating"), "dcgan": LossConfig("nonsaturating"),
             "lsgan": LossConfig("least_squares", a=0.0, b=1.0, c=1.0),
-            "progan": _PROGAN_LOSS[prof]}[model]
+            "progan": _PROGAN_LOSS[prof],
+            "r3gan": LossConfig("relativistic", r1_weight=_R3GAN_GAMMA[prof],
+                                r2_weight=_R3GAN_GAMMA[prof])}[model]
     if points:
         arch: Any = MLPConfig(data_shape=(2,), **_MLP_POINTS[prof])
         train = TrainConfig(**_POINTS_TRAIN[prof])
@@ -184,6 +219,8 @@ def preset(model: str, data: str | None = None, profile: str | None = None,
             arch = ProGANConfig(channels=channels, **_PROGAN[prof])
             # A ProGAN run lasts as long as its growth schedule.
             train_fields = {**_TRAIN[model][prof], "steps": steps_for_schedule(arch)}
+        elif model == "r3gan":
+            arch = R3GANConfig(channels=channels, **_R3GAN[prof])
         else:
             arch = DCGANConfig(channels=channels, **_DCGAN[prof])
         train = TrainConfig(**(train_fields if model == "progan" else _TRAIN[model][prof]))

@@ -317,9 +317,12 @@ class Trainer(Diagnostics):
                 "D_x": self.loss.d_prob(real_logits.detach().float()).mean(),
                 "D_G_z": self.loss.d_prob(fake_logits.detach().float()).mean()}
 
-    def g_step(self, batch_size: int, phase: Phase,
-               x_fake: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Descend G's loss through a frozen D (on fresh fakes, or on ``x_fake`` with its graph)."""
+    def g_step(self, batch_size: int, phase: Phase, x_fake: torch.Tensor | None = None,
+               x_real: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Descend G's loss through a frozen D (on fresh fakes, or on ``x_fake`` with its graph).
+
+        A relativistic loss compares each fake with the real image ``x_real[i]`` (the last D
+        step's batch), which D sees augmented like the fakes."""
         kw = phase.kwargs
         if x_fake is None:
             x_fake = self.generate_fakes(batch_size, phase, grad=True)
@@ -329,7 +332,11 @@ class Trainer(Diagnostics):
             with self._autocast():
                 # D is frozen here: the bare D needs no gradient sync (G_ddp averages G's).
                 fake_logits = self.D(x_fake, **kw)
-                loss = self.loss.generator(fake_logits.float())
+                real_logits = None
+                if x_real is not None:
+                    with torch.no_grad():  # constants to G: no gradient reaches it through D(x)
+                        real_logits = self.D(self._augment(x_real), **kw).float()
+                loss = self.loss.generator(fake_logits.float(), real_logits)
             self.opt_G.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             self.scaler.step(self.opt_G)
@@ -364,9 +371,12 @@ class Trainer(Diagnostics):
         for i in range(tc.n_critic):
             if tc.reuse_fakes and i == tc.n_critic - 1:
                 x_fake = self.generate_fakes(batch, phase, grad=True)
-            stats = self.d_step(self.real_batch(phase), phase, x_fake)
+            x_real = self.real_batch(phase)
+            stats = self.d_step(x_real, phase, x_fake)
             self.images_seen += phase.batch_size
-        stats.update(self.g_step(batch, phase, x_fake))
+        # A relativistic G loss pairs its fakes with the last D step's real batch.
+        x_real = x_real if self.loss.needs_real_logits_for_g else None
+        stats.update(self.g_step(batch, phase, x_fake, x_real))
         self.step += 1
         return stats
 
