@@ -167,6 +167,11 @@ def _check_config(config: Any) -> None:
     if not isinstance(config.arch, MLPConfig) or tuple(config.arch.data_shape) != (2,):
         raise ValueError("Game2D plays on 2-D points: it needs an MLP config with data_shape "
                          f"(2,), such as preset('vanilla', 'ring8'); got {config.arch!r}")
+    if config.loss.name not in LOSS_LABELS:
+        raise ValueError(f"Game2D draws D's surface and each fake's own gradient, which the "
+                         f"{config.loss.name} loss does not have (it pairs every fake with a real "
+                         f"point); choose one of {', '.join(LOSS_LABELS)}, or train it with "
+                         "ganlab.training.Trainer")
 
 
 @contextlib.contextmanager
@@ -226,6 +231,7 @@ class Game2D:
             if value is not None:
                 changes[f"train__{key}"] = value
         self.config = config.replace(**changes)
+        _check_config(self.config)  # the loss may have changed
         self.n_points, self.n_arrows, self.grid = n_points, n_arrows, grid
         self.record_every = record_every
         self.real = self._real_sample(n_points)  # (n_points, 2), fixed

@@ -126,13 +126,13 @@ def r1_penalty(D: Callable[..., torch.Tensor], x: torch.Tensor,
     On real images it is R1, on generated ones R2 (Mescheder et al., 2018, Sec. 4.1; the loss
     multiplies it by gamma / 2). ``x`` is detached, so the penalty reaches D's weights only
     (through the graph that ``create_graph`` keeps) and never G. D's forward pass may run under
-    autocast; the gradient is taken with respect to a float32 copy of ``x`` and its squared norm
-    summed in float32.
+    autocast; the gradient is taken with respect to ``x`` in float32 (bf16 or fp16 inputs are
+    promoted) and its squared norm summed in float32.
     """
-    x = x.detach().float().requires_grad_(True)  # (B, ...)
+    x = x.detach().to(torch.promote_types(x.dtype, torch.float32)).requires_grad_(True)  # (B, ...)
     logits = D(x, **d_kwargs)  # (B,)
-    (grad,) = torch.autograd.grad(logits.float().sum(), x, create_graph=True)
-    return grad.float().square().flatten(1).sum(dim=1).mean()
+    (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=True)  # (B, ...), x's dtype
+    return grad.square().flatten(1).sum(dim=1).mean()
 
 
 class GANLoss:

@@ -19,7 +19,7 @@ from ganlab.config import (
 )
 from ganlab.presets import preset, ring_collapse
 
-MODELS = ("vanilla", "dcgan", "lsgan", "progan")
+MODELS = ("vanilla", "dcgan", "lsgan", "progan", "r3gan")
 PROFILES = ("tiny", "default", "full")
 PRESETS = [(m, None, p) for m in MODELS for p in PROFILES] + [
     (m, d, p) for m in ("vanilla", "lsgan") for d in ("ring8", "grid25") for p in PROFILES

@@ -192,6 +192,16 @@ def test_exact_resume_progan_in_the_middle_of_a_fade(tmp_path: Path,
     assert set(resumed.history[-1]) == HISTORY_KEYS | {"stage", "alpha"}
 
 
+def test_exact_resume_r3gan_with_penalties_augmentation_and_ema(tmp_path: Path,
+                                                                 shapes16: TensorData) -> None:
+    # R1/R2 and DiffAugment draw nothing from the RNG that the checkpoint does not restore; the
+    # relativistic G step reuses the D step's reals.
+    config = preset("r3gan", profile="tiny", train__augment="translation,cutout",
+                    train__log_every=2)
+    assert config.loss.r1_weight > 0 and config.loss.r2_weight > 0 and config.train.ema > 0
+    _resume_case(config, 2, tmp_path, shapes16)
+
+
 # ---------------------------------------------------------------- run directory rules
 def test_refuses_a_non_empty_foreign_directory(tmp_path: Path) -> None:
     out = tmp_path / "mine"

@@ -65,15 +65,21 @@ class Diagnostics:
             winning = record["D_G_z"] < 0.01 and record["D_x"] > 0.99
         elif c.name == "least_squares":
             winning = abs(record["D_G_z"] - c.a) < 0.02 and abs(record["D_x"] - c.b) < 0.02
+        elif c.name == "relativistic":
+            # Logits only mean something relative to each other: a mean gap of 5 says that D
+            # ranks a real above its fake with probability sigmoid(5) = 0.993.
+            winning = record["D_x"] - record["D_G_z"] > 5.0
         else:
             winning = False
         self._d_wins_streak = self._d_wins_streak + 1 if winning else 0
         if self._d_wins_streak >= self.d_wins_patience:
+            fix = ("a larger gamma (loss.r1_weight and loss.r2_weight)" if c.name == "relativistic"
+                   else "the nonsaturating loss")
             self._warn_once(
                 "d_wins",
                 f"the discriminator is winning outright (D(G(z)) = {record['D_G_z']:.3g}, "
                 f"D(x) = {record['D_x']:.3g} for {self._d_wins_streak} logs): G gets almost no "
-                "signal. Try the nonsaturating loss, a smaller D learning rate, or fewer D steps.",
+                f"signal. Try {fix}, a smaller D learning rate, or fewer D steps.",
             )
 
     def _warn_once(self, key: str, message: str) -> None:
