@@ -389,6 +389,21 @@ def test_d_winning_with_least_squares_targets() -> None:
     assert len(_runtime_warnings(caught)) == 1
 
 
+def test_d_winning_with_the_relativistic_loss_reads_the_logit_gap() -> None:
+    # Only D(x) - D(G(z)) means something: a gap of 6 is D winning wherever the logits sit.
+    trainer = Trainer(ring_config(loss__name="relativistic"), device="cpu", progress=False)
+    trainer.d_wins_patience = 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            trainer._check_d_wins(dict(D_x=40.0, D_G_z=39.0))  # high, but a gap of 1
+        assert _runtime_warnings(caught) == []
+        for _ in range(3):
+            trainer._check_d_wins(dict(D_x=-3.0, D_G_z=-9.0))
+    messages = _runtime_warnings(caught)
+    assert len(messages) == 1 and "r1_weight" in messages[0]
+
+
 def test_collapse_warns_once() -> None:
     trainer = Trainer(ring_config(), device="cpu", progress=False)
     x = torch.full((32, 2), 0.3)
