@@ -306,7 +306,7 @@ def test_sample_z_is_seeded_and_checked() -> None:
 def _poison_generator_loss(monkeypatch: pytest.MonkeyPatch) -> None:
     original = GANLoss.generator
     monkeypatch.setattr(GANLoss, "generator",
-                        lambda self, logits: original(self, logits) * float("nan"))
+                        lambda self, *logits: original(self, *logits) * float("nan"))
 
 
 def _run_with_checkpoint(out: Path, log_every: int) -> tuple[Trainer, bytes]:
