@@ -220,6 +220,8 @@ _REFERENCES: dict[str, tuple[Callable[..., torch.Tensor], int]] = {
     "nonsaturating_g": (nonsaturating_g_loss, 1),
     "least_squares_d": (least_squares_d_loss, 2),
     "least_squares_g": (least_squares_g_loss, 1),
+    "relativistic_d": (relativistic_d_loss, 2),  # (real_logits, fake_logits)
+    "relativistic_g": (relativistic_g_loss, 2),  # (fake_logits, real_logits)
 }
 
 

@@ -478,3 +478,20 @@ def test_cli_accepts_the_relativistic_loss_for_other_models(tmp_path: Path) -> N
     assert main(["train", "dcgan", "--profile", "tiny", "--steps", "1", "--no-progress",
                  "--loss", "relativistic", "--out", str(out)]) == 0
     assert json.loads((out / "config.json").read_text())["loss"]["name"] == "relativistic"
+
+
+def test_ring_penalties_differ_only_in_loss_and_gamma() -> None:
+    from ganlab.presets import RING_GAMMA, ring_collapse, ring_penalties
+
+    runs = {(loss, g): ring_penalties(loss, g, "default")
+            for loss in ("nonsaturating", "relativistic") for g in (0.0, RING_GAMMA)}
+    base = runs["nonsaturating", 0.0]
+    for (loss, g), cfg in runs.items():
+        assert cfg.loss.name == loss and cfg.loss.r1_weight == g == cfg.loss.r2_weight
+        assert cfg.replace(loss=base.loss) == base
+    # notebook 03's ring and networks, R3GAN's Adam, half notebook 03's steps
+    collapse = ring_collapse("vanilla", "default")
+    assert base.arch == collapse.arch and base.data == collapse.data
+    assert base.train.betas == (0.0, 0.99) and base.train.steps == collapse.train.steps // 2
+    with pytest.raises(ValueError, match="compares the losses nonsaturating, relativistic"):
+        ring_penalties("least_squares")
