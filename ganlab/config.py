@@ -37,7 +37,9 @@ def _non_negative_int(owner: str, name: str, value: Any) -> None:
 
 
 BATCH_NORM_PLACES = ("both", "g", "d", "none")  # DCGANConfig.batch_norm
-OPTIMIZERS = ("adam", "rmsprop")  # TrainConfig.optimizer
+UPSAMPLINGS = ("transpose", "resize")  # DCGANConfig.upsample
+D_BATCHES = ("separate", "joint")  # TrainConfig.d_batches
+OPTIMIZERS = ("adam", "rmsprop", "sgd")  # TrainConfig.optimizer
 G_OUTPUTS = ("tanh", "linear")  # the MLP generator's last activation
 # The 2-D Gaussian mixtures and their default geometry (radius, std) in ganlab.data's units.
 POINT_GEOMETRY = {"ring8": (0.8, 0.008), "grid25": (0.8, 0.004)}
@@ -117,6 +119,10 @@ class DCGANConfig:
     ``batch_norm`` says which networks use batch normalization: ``"both"`` (the paper), ``"g"``,
     ``"d"`` or ``"none"``; a network without it gets biases in its convolutions instead (LSGAN's
     stability comparison, Mao et al., 2017, removes it).
+    ``upsample`` says how G doubles its resolution: ``"transpose"`` (the paper's 4x4 transposed
+    convolutions with stride 2) or ``"resize"`` (nearest-neighbour upsampling, then a 3x3
+    convolution: Odena et al., 2016, "Deconvolution and Checkerboard Artifacts", Distill), which
+    cannot draw the checkerboard pattern that overlapping strided kernels leave.
     """
 
     family: ClassVar[str] = "dcgan"
@@ -127,8 +133,12 @@ class DCGANConfig:
     g_width: int = 64
     d_width: int = 64
     batch_norm: str = "both"
+    upsample: str = "transpose"
 
     def __post_init__(self) -> None:
+        if self.upsample not in UPSAMPLINGS:
+            raise ValueError(f"DCGANConfig.upsample must be one of {', '.join(UPSAMPLINGS)} (how G "
+                             f"doubles its resolution), got {self.upsample!r}")
         if self.batch_norm not in BATCH_NORM_PLACES:
             raise ValueError(f"DCGANConfig.batch_norm must be one of {', '.join(BATCH_NORM_PLACES)}"
                              f" (the networks that normalize), got {self.batch_norm!r}")
@@ -314,6 +324,11 @@ class TrainConfig:
     with ``torch.nn.SyncBatchNorm`` instead of over each process's slice (GPUs only).
     ``augment``: DiffAugment policy for everything D sees, real and fake, e.g.
     ``"translation,cutout"`` (see :mod:`ganlab.augment`); ``""`` (the default) for none.
+    ``optimizer``: ``"adam"`` (betas, eps), ``"rmsprop"`` (LSGAN's stability comparison; eps) or
+    ``"sgd"``, SGD with momentum ``betas[0]`` as in the GAN paper (Goodfellow et al., 2014).
+    ``d_batches``: how a D step shows D its real and fake batches: ``"separate"`` (two calls, one
+    all-real and one all-fake batch, as ganhacks advises) or ``"joint"`` (one call on the two
+    concatenated, so D's batch-norm statistics mix real and fake; notebook 08 measures it).
     """
 
     steps: int = 1000
@@ -335,8 +350,12 @@ class TrainConfig:
     sync_bn: bool = False
     augment: str = ""
     optimizer: str = "adam"
+    d_batches: str = "separate"
 
     def __post_init__(self) -> None:
+        if self.d_batches not in D_BATCHES:
+            raise ValueError(f"TrainConfig.d_batches must be one of {', '.join(D_BATCHES)} (how D "
+                             f"sees a step's real and fake batches), got {self.d_batches!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"TrainConfig.optimizer must be one of {', '.join(OPTIMIZERS)}, got "
                              f"{self.optimizer!r}")

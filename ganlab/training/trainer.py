@@ -204,8 +204,10 @@ class Trainer(Diagnostics):
             options: dict[str, Any] = {"betas": tuple(tc.betas), "eps": tc.eps}
             options["fused" if self.device.type in devices.FUSED_ADAM_DEVICES else "foreach"] = True
             make = torch.optim.Adam
-        else:  # RMSProp (LSGAN's stability comparison): no momentum, betas unused
+        elif tc.optimizer == "rmsprop":  # LSGAN's stability comparison: no momentum, no betas
             options, make = {"eps": tc.eps, "foreach": True}, torch.optim.RMSprop
+        else:  # the GAN paper's SGD with momentum, here betas[0]
+            options, make = {"momentum": tc.betas[0], "foreach": True}, torch.optim.SGD
         self.opt_G = make(self.G.parameters(), lr=tc.lr_g, **options)
         self.opt_D = make(self.D.parameters(), lr=tc.lr_d, **options)
 
@@ -304,8 +306,12 @@ class Trainer(Diagnostics):
         x_fake = x_fake.detach()  # no graph into G: D's update must not touch G
         x_real, x_fake = self._augment(x_real), self._augment(x_fake)
         with self._autocast():
-            real_logits = self.D_ddp(x_real, **kw)
-            fake_logits = self.D_ddp(x_fake, **kw)
+            if self.config.train.d_batches == "joint":  # one batch: BatchNorm mixes their stats
+                logits = self.D_ddp(torch.cat([x_real, x_fake.to(x_real.dtype)]), **kw)
+                real_logits, fake_logits = logits.split([x_real.shape[0], x_fake.shape[0]])
+            else:
+                real_logits = self.D_ddp(x_real, **kw)
+                fake_logits = self.D_ddp(x_fake, **kw)
             loss = self.loss.discriminator(real_logits.float(), fake_logits.float())
         reg = self.loss.regularizer(self.D_ddp, x_real, x_fake.to(x_real.dtype), **kw)
         total = loss if reg is None else loss + reg
@@ -462,6 +468,7 @@ class Trainer(Diagnostics):
             record.update(stage=phase.stage, alpha=phase.alpha)
         self.history.append(record)
         self._check_d_wins(record)
+        self._check_g_gradient(record)
         self._emit("log", record)
         return record
 
