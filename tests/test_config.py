@@ -291,8 +291,8 @@ def test_batch_norm_and_optimizer_options_are_checked() -> None:
     assert DCGANConfig(batch_norm="none").batch_norm == "none"
     with pytest.raises(ValueError, match="batch_norm must be one of both, g, d, none"):
         DCGANConfig(batch_norm="G")
-    with pytest.raises(ValueError, match="optimizer must be one of adam, rmsprop"):
-        TrainConfig(optimizer="sgd")
+    with pytest.raises(ValueError, match="optimizer must be one of adam, rmsprop, sgd"):
+        TrainConfig(optimizer="adagrad")
 
 
 # ---------------------------------------------------------------- the bottom layer
