@@ -1,6 +1,6 @@
 """ganlab: the package behind the GAN course.
 
-Vanilla GAN, DCGAN, LSGAN, ProGAN and R3GAN, one trainer, offline data sets, metrics and widgets.
+Vanilla GAN, DCGAN, LSGAN and ProGAN, one trainer, offline data sets, metrics and widgets.
 ``import ganlab`` is deliberately cheap: it imports neither torch nor matplotlib; submodules
 (``ganlab.models``, ``ganlab.data``, ``ganlab.training``, ...) load on first use.
 """
@@ -24,6 +24,7 @@ _SUBMODULES = (
     "dynamics",
     "evaluation",
     "exercises",
+    "fieldguide",
     "latent",
     "layers",
     "losses",

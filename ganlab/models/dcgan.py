@@ -3,7 +3,8 @@
 The paper's guidelines, each visible below: strided convolutions instead of pooling in D,
 transposed convolutions in G, BatchNorm everywhere except G's output and D's input, ReLU in G with
 tanh at the output, LeakyReLU(0.2) in D, and weights drawn from N(0, 0.02). ``upsample="resize"``
-swaps G's strided transposed convolutions for resize convolutions (notebook 08's checkerboard).
+swaps G's strided transposed convolutions for resize convolutions
+(ganlab.fieldguide's checkerboard case).
 """
 
 from __future__ import annotations
