@@ -211,6 +211,12 @@ class LossConfig:
     ``gamma / 2 * E[||grad_x D(x)||^2]`` on real images (R1) and on generated ones (R2)
     (Mescheder et al., 2018, Sec. 4.1; R3GAN uses both with one gamma, Huang et al., 2024,
     Sec. 2). They apply to any loss; 0 (the default) switches a penalty off.
+
+    ``reg_every`` is lazy regularisation (Karras et al., 2020, "Analyzing and Improving the Image
+    Quality of StyleGAN", Sec. 3.1): D's regulariser (R1, R2, WGAN-GP's penalty) is computed on
+    one D step in ``reg_every`` and multiplied by ``reg_every``, so its average weight is unchanged
+    while most steps skip the gradient-of-a-gradient through D. 1 (the default) regularises every
+    step.
     """
 
     name: str = "nonsaturating"
@@ -221,10 +227,15 @@ class LossConfig:
     drift: float = 0.001
     r1_weight: float = 0.0
     r2_weight: float = 0.0
+    reg_every: int = 1
 
     def __post_init__(self) -> None:
         if self.name not in LOSSES:
             raise ValueError(f"unknown loss {self.name!r}; choose one of {', '.join(LOSSES)}")
+        if (isinstance(self.reg_every, bool) or not isinstance(self.reg_every, int)
+                or self.reg_every < 1):
+            raise ValueError(f"LossConfig.reg_every (regularise D on one step in reg_every) must "
+                             f"be an integer >= 1 (1: every step), got {self.reg_every!r}")
         for key, what in (("r1_weight", "on real images"), ("r2_weight", "on generated images")):
             value = getattr(self, key)
             if (isinstance(value, bool) or not isinstance(value, (int, float))

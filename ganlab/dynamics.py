@@ -280,11 +280,13 @@ class Game2D:
             torch.set_rng_state(outer)
 
     def d_step(self) -> None:
-        """One ``Trainer.d_step`` on a fresh real batch and fresh fakes."""
+        """One ``Trainer.d_step`` on a fresh real batch and fresh fakes (regularised, with
+        ``loss.reg_every`` > 1, on one D step in ``reg_every`` like the trainer's)."""
         t = self.trainer
         phase = t.phase()
         with self._own_rng():
-            t.d_step(t.real_batch(phase), phase)
+            t.d_step(t.real_batch(phase), phase,
+                     regularize=self.d_steps % self.config.loss.reg_every == 0)
         t.images_seen += phase.batch_size
         self.d_steps += 1
         self._record(due=True)

@@ -189,7 +189,10 @@ class GANLoss:
     ) -> torch.Tensor | None:
         """D's regularisation, added to its loss: WGAN-GP's gradient penalty (``wgan_gp``), and
         for any loss ``r1_weight / 2 * R1`` on ``x_real`` and ``r2_weight / 2 * R2`` on
-        ``x_fake`` (the images D saw, augmented if it saw them so). None when nothing applies."""
+        ``x_fake`` (the images D saw, augmented if it saw them so). None when nothing applies.
+
+        Multiplied by ``reg_every``: with lazy regularisation the trainer calls this on one D
+        step in ``reg_every`` (see :class:`~ganlab.config.LossConfig`)."""
         c = self.config
         terms = []
         if c.name == "wgan_gp" and c.gp_weight != 0:
@@ -198,7 +201,10 @@ class GANLoss:
             terms.append(c.r1_weight / 2 * r1_penalty(D, x_real, **d_kwargs))
         if c.r2_weight > 0:
             terms.append(c.r2_weight / 2 * r1_penalty(D, x_fake, **d_kwargs))
-        return sum(terms[1:], terms[0]) if terms else None
+        if not terms:
+            return None
+        total = sum(terms[1:], terms[0])
+        return total * c.reg_every if c.reg_every != 1 else total
 
     def d_prob(self, logits: torch.Tensor) -> torch.Tensor:
         """What to report as D(x) in [0, 1]-ish units: sigmoid for BCE losses, raw otherwise.

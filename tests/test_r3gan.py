@@ -183,6 +183,47 @@ def test_regularizer_adds_r1_r2_to_any_loss_and_to_wgan_gp() -> None:
     torch.testing.assert_close(got, 10.0 * gp + 0.2 * r1 + 1.0 * r2)
 
 
+def test_lazy_regularizer_is_scaled_by_its_interval() -> None:
+    D = SmoothD()
+    gen = torch.Generator().manual_seed(4)
+    x_real = torch.randn(5, 3, 2, 2, dtype=torch.float64, generator=gen)
+    x_fake = torch.randn(5, 3, 2, 2, dtype=torch.float64, generator=gen)
+    every = GANLoss(LossConfig("relativistic", r1_weight=0.4, r2_weight=2.0))
+    lazy = GANLoss(LossConfig("relativistic", r1_weight=0.4, r2_weight=2.0, reg_every=4))
+    torch.testing.assert_close(lazy.regularizer(D, x_real, x_fake),
+                               4 * every.regularizer(D, x_real, x_fake))
+    assert GANLoss(LossConfig("nonsaturating", reg_every=4)).regularizer(D, x_real, x_fake) is None
+
+
+@pytest.mark.parametrize("value", [0, -2, 1.5, True, "4"])
+def test_reg_every_must_be_a_positive_integer(value: object) -> None:
+    with pytest.raises(ValueError, match="reg_every .* integer >= 1"):
+        LossConfig("relativistic", reg_every=value)
+
+
+def test_trainer_regularizes_one_step_in_reg_every(shapes16) -> None:
+    """With n_critic 2 and reg_every 3: the first D step of steps 0, 3, 6 only."""
+    config = tiny(train__n_critic=2, loss=LossConfig("relativistic", r1_weight=0.1,
+                                                     r2_weight=0.1, reg_every=3))
+    trainer = Trainer(config, device="cpu", data=shapes16, progress=False)
+    seen: list[tuple[int, bool]] = []
+    d_step = trainer.d_step
+
+    def d(x_real, phase, x_fake=None, regularize=True):
+        seen.append((trainer.step, regularize))
+        return d_step(x_real, phase, x_fake, regularize)
+
+    trainer.d_step = d
+    calls = []
+    regularizer = trainer.loss.regularizer
+    trainer.loss.regularizer = lambda *a, **k: calls.append(trainer.step) or regularizer(*a, **k)
+    for _ in range(7):
+        trainer.train_step()
+    assert [step for step, reg in seen if reg] == [0, 3, 6]
+    assert len(seen) == 14
+    assert calls == [0, 3, 6]
+
+
 def test_r1_and_r2_reach_every_weight_of_the_r3gan_discriminator() -> None:
     """Every weight gets a gradient from the penalties. The biases get none: D is piecewise
     linear in x (LeakyReLU), so grad_x D does not depend on a bias inside a linear piece."""
@@ -340,6 +381,8 @@ def test_presets_use_the_papers_loss_and_optimiser(prof: str) -> None:
     assert config.loss.name == "relativistic"
     assert config.loss.r1_weight == config.loss.r2_weight > 0
     assert config.train.betas == (0.0, 0.99)
+    # Lazy R1/R2 only where the CPU pays for it; the official (full) run regularises every step.
+    assert config.loss.reg_every == {"tiny": 1, "default": 4, "full": 1}[prof]
     assert config.data.resolution == config.arch.resolution
     for s in range(config.arch.num_stages):  # 16 channels per group, as the official configs
         assert config.arch.width_at(s) * config.arch.expansion // config.arch.cardinality_at(s) \
@@ -396,9 +439,9 @@ def _record_steps(trainer: Trainer) -> list[tuple[str, object]]:
     calls: list[tuple[str, object]] = []
     d_step, g_step = trainer.d_step, trainer.g_step
 
-    def d(x_real, phase, x_fake=None):
+    def d(x_real, phase, x_fake=None, regularize=True):
         calls.append(("d", x_real))
-        return d_step(x_real, phase, x_fake)
+        return d_step(x_real, phase, x_fake, regularize)
 
     def g(batch_size, phase, x_fake=None, x_real=None):
         calls.append(("g", x_real))

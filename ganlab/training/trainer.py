@@ -298,8 +298,12 @@ class Trainer(Diagnostics):
             return (self.G_ddp if grad else self.G)(z, **phase.kwargs)
 
     def d_step(self, x_real: torch.Tensor, phase: Phase,
-               x_fake: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Ascend D's objective: real images up, generated images (detached from G) down."""
+               x_fake: torch.Tensor | None = None,
+               regularize: bool = True) -> dict[str, torch.Tensor]:
+        """Ascend D's objective: real images up, generated images (detached from G) down.
+
+        ``regularize=False`` skips the loss's regulariser (lazy regularisation: ``train_step``
+        passes True on one step in ``loss.reg_every``)."""
         kw = phase.kwargs
         if x_fake is None:
             x_fake = self.generate_fakes(x_real.shape[0], phase)
@@ -313,7 +317,8 @@ class Trainer(Diagnostics):
                 real_logits = self.D_ddp(x_real, **kw)
                 fake_logits = self.D_ddp(x_fake, **kw)
             loss = self.loss.discriminator(real_logits.float(), fake_logits.float())
-        reg = self.loss.regularizer(self.D_ddp, x_real, x_fake.to(x_real.dtype), **kw)
+        reg = (self.loss.regularizer(self.D_ddp, x_real, x_fake.to(x_real.dtype), **kw)
+               if regularize else None)
         total = loss if reg is None else loss + reg
         self.opt_D.zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()
@@ -378,7 +383,9 @@ class Trainer(Diagnostics):
             if tc.reuse_fakes and i == tc.n_critic - 1:
                 x_fake = self.generate_fakes(batch, phase, grad=True)
             x_real = self.real_batch(phase)
-            stats = self.d_step(x_real, phase, x_fake)
+            # Lazy regularisation: the first D step of one step in reg_every.
+            regularize = i == 0 and self.step % self.config.loss.reg_every == 0
+            stats = self.d_step(x_real, phase, x_fake, regularize)
             self.images_seen += phase.batch_size
         # A relativistic G loss pairs its fakes with the last D step's real batch.
         x_real = x_real if self.loss.needs_real_logits_for_g else None
