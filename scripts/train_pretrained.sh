@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Re-create the small generators shipped in ganlab/pretrained/ with `ganlab train`.
 #
-#   scripts/train_pretrained.sh              # all of them (about an hour on 2 CPU cores)
+#   scripts/train_pretrained.sh              # all of them (about an hour and a half on 2 CPU cores)
 #   scripts/train_pretrained.sh dcgan_digits32
 #
 # Each run is trained into runs/pretrained/<name> (resumed if it is already there), then
@@ -19,10 +19,11 @@ declare -A COMMANDS=(
   [dcgan_digits32]="ganlab train dcgan --data digits --resolution 32 --profile default --seed 0 --steps 1500 --lr-g 2e-4 --lr-d 2e-4 --ema 0"
   [dcgan_mnist32]="ganlab train dcgan --data mnist-5k --resolution 32 --profile default --seed 0 --steps 10000 --lr-g 1e-3 --lr-d 5e-4 --ema 0.999"
   [dcgan_shapes64]="ganlab train dcgan --data shapes --resolution 64 --profile default --seed 0 --steps 7000 --lr-g 1e-3 --lr-d 5e-4 --ema 0.999"
+  [r3gan_shapes32]="ganlab train r3gan --data shapes --resolution 32 --profile default --seed 0 --steps 7000 --ema 0.999"
   [progan_shapes32]="ganlab train progan --data shapes --resolution 32 --profile default --seed 0 --loss least_squares --ema 0.999 --set arch.images_per_fade=32000 --set arch.images_per_stable=64000"
 )
 NAMES=("$@")
-if [ ${#NAMES[@]} -eq 0 ]; then NAMES=(dcgan_digits32 dcgan_mnist32 dcgan_shapes64 progan_shapes32); fi
+if [ ${#NAMES[@]} -eq 0 ]; then NAMES=(dcgan_digits32 dcgan_mnist32 dcgan_shapes64 progan_shapes32 r3gan_shapes32); fi
 
 for name in "${NAMES[@]}"; do
   cmd="${COMMANDS[$name]:?unknown pretrained generator $name (choose: ${!COMMANDS[*]})}"
