@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 MODELS = ("vanilla", "dcgan", "lsgan", "progan")
 LOSSES = ("minimax", "nonsaturating", "least_squares", "wgan_gp")
 AMP_MODES = ("auto", "off", "bf16", "fp16")
+COMPILE_MODES = ("auto", "on", "off")  # TrainConfig.compile (see ganlab.training.compiled)
 CONFIG_VERSION = 1  # written as "version" in config.json; a newer one is refused, not guessed at
 
 
@@ -300,6 +301,9 @@ class TrainConfig:
     with ``torch.nn.SyncBatchNorm`` instead of over each process's slice (GPUs only).
     ``augment``: DiffAugment policy for everything D sees, real and fake, e.g.
     ``"translation,cutout"`` (see :mod:`ganlab.augment`); ``""`` (the default) for none.
+    ``compile``: ``torch.compile`` G's and D's training passes: ``on``, ``off``, or ``auto``
+    (the default), which compiles only where it was measured to pay for itself within the
+    run's remaining steps (see :mod:`ganlab.training.compiled`).
     """
 
     steps: int = 1000
@@ -321,8 +325,12 @@ class TrainConfig:
     sync_bn: bool = False
     augment: str = ""
     optimizer: str = "adam"
+    compile: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.compile not in COMPILE_MODES:
+            raise ValueError(f"TrainConfig.compile must be one of {', '.join(COMPILE_MODES)}, "
+                             f"got {self.compile!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"TrainConfig.optimizer must be one of {', '.join(OPTIMIZERS)}, got "
                              f"{self.optimizer!r}")
