@@ -132,6 +132,10 @@ def test_the_router_compiles_training_passes_only(fake_compile: FakeCompile) -> 
     G.eval()
     G(z, stage=2, alpha=1.0)  # sampling
     assert fake_compile.calls == [{"stage": 2, "alpha": 1.0}]
+    G.train()
+    assert compiled.attach(G, stages=frozenset({1})).stages == frozenset({1})  # a longer run
+    G(z, stage=1, alpha=1.0)
+    assert fake_compile.calls[-1] == {"stage": 1, "alpha": 1.0}
     compiled.detach(G)
     assert not compiled.is_compiled(G)
 

@@ -57,9 +57,9 @@ from ganlab.files import cache_dir as ganlab_cache_dir
 #
 # cpu-avx2, fp32: AMD EPYC (Zen 3, AVX2, 2 threads), torch 2.14.1, measured while the machine
 # was shared with other jobs (one thread, CPU time, rounds alternating): the compiled step was
-# slower than eager for every family. Inductor's kernels store the masks that ReLU/LeakyReLU's
-# backward needs one element at a time on AVX2, and the MLP's dropout draws its random numbers
-# in a scalar loop; neither is slower in PyTorch's own kernels.
+# slower than eager for every family (DCGAN 64 px, ProGAN 32 px, both MLPs). Profiled, the
+# generated elementwise kernels took longer than PyTorch's own: on AVX2 they store the masks
+# that LeakyReLU's backward needs byte by byte, where eager saves no mask.
 BREAK_EVEN_STEPS: dict[tuple[str, str, str], int | None] = {
     ("cpu-avx2", "dcgan", "fp32"): None,
     ("cpu-avx2", "progan", "fp32"): None,
@@ -238,9 +238,10 @@ class _ClassForward:
 
 
 def attach(module: nn.Module, stages: frozenset[int] | None = None) -> CompiledForward:
-    """Compile ``module``'s training passes from now on (again: the router already attached)."""
+    """Compile ``module``'s training passes (in ProGAN's ``stages``; None: all) from now on."""
     router = module.__dict__.get("forward")
     if isinstance(router, CompiledForward):
+        router.stages = stages
         return router
     import torch._dynamo
 
@@ -268,11 +269,13 @@ def prepare(trainer: Any, total_steps: int) -> Decision:
     it would compile but cannot."""
     tc = trainer.config.train
     decision = decide(tc.compile, trainer.config, trainer.device, trainer.amp_dtype, total_steps)
-    if decision.compile:
-        for module in (trainer.G, trainer.D):
+    for module in (trainer.G, trainer.D):
+        if decision.compile:
             attach(module, decision.stages)
-    elif decision.fallback and trainer.dist.is_main and not getattr(trainer, "_compile_note",
-                                                                     False):
+        else:
+            detach(module)
+    noted = getattr(trainer, "_compile_note", False)  # one note per Trainer, not per fit()
+    if decision.fallback and trainer.dist.is_main and not noted:
         print(f"ganlab: train.compile=auto: {decision.reason}", file=sys.stderr)
         trainer._compile_note = True
     trainer.compile_decision = decision
