@@ -125,8 +125,29 @@ def matmul_paths(dtype: torch.dtype, device: torch.device, n: int = 2048,
     """GFLOP/s of the ``n x n`` product per path: ``mm`` and, on a CPU, ``conv1x1`` (oneDNN).
 
     The paths alternate over ``rounds`` rounds; each path's rate is its best round's median, so
-    a noisy neighbour on a shared machine lowers one round, not the peak.
+    a noisy neighbour on a shared machine lowers one round, not the peak. A path so slow that
+    one ``n x n`` product would take over ten times ``min_seconds`` (and 5 s) is measured at
+    ``n / 4`` instead: BLAS's bf16 ``mm`` on a CPU without bf16 units takes over a minute at
+    n = 2048, where the peak is a few seconds' work.
     """
+    paths = _product_paths(dtype, device, n)
+    small = _product_paths(dtype, device, n // 4)
+    sizes = {}
+    for name, fn in small.items():
+        seconds = _median_seconds(fn, device, 0.0, runs=1)
+        sizes[name] = n if seconds * 64 < max(5.0, 10 * min_seconds) else n // 4
+    best = {name: 0.0 for name in paths}
+    for _ in range(rounds):
+        for name in paths:
+            fn = paths[name] if sizes[name] == n else small[name]
+            seconds = _median_seconds(fn, device, min_seconds / rounds)
+            best[name] = max(best[name], 2 * sizes[name] ** 3 / seconds / 1e9)
+    return best
+
+
+def _product_paths(dtype: torch.dtype, device: torch.device,
+                   n: int) -> dict[str, Callable[[], Any]]:
+    """The ``n x n`` by ``n x n`` product as BLAS ``mm`` and, on a CPU, a oneDNN 1x1 conv."""
     gen = torch.Generator().manual_seed(0)
     a = torch.randn(n, n, generator=gen).to(device=device, dtype=dtype)
     b = torch.randn(n, n, generator=gen).to(device=device, dtype=dtype)
@@ -140,20 +161,16 @@ def matmul_paths(dtype: torch.dtype, device: torch.device, n: int = 2048,
         x.copy_(b.T.reshape(1, n, h, n // h))
         w = a.reshape(n, n, 1, 1).contiguous(memory_format=torch.channels_last)
         paths["conv1x1"] = lambda: torch.nn.functional.conv2d(x, w)
-    best = {name: 0.0 for name in paths}
-    for _ in range(rounds):
-        for name, fn in paths.items():
-            seconds = _median_seconds(fn, device, min_seconds / rounds)
-            best[name] = max(best[name], 2 * n**3 / seconds / 1e9)
-    return best
+    return paths
 
 
-def _median_seconds(fn: Callable[[], Any], device: torch.device, min_seconds: float) -> float:
+def _median_seconds(fn: Callable[[], Any], device: torch.device, min_seconds: float,
+                    runs: int = 3) -> float:
     fn()  # warm-up: thread pool, kernel choice
     _sync(device)
     times: list[float] = []
     start = time.perf_counter()
-    while len(times) < 3 or (time.perf_counter() - start < min_seconds and len(times) < 50):
+    while len(times) < runs or (time.perf_counter() - start < min_seconds and len(times) < 50):
         t = time.perf_counter()
         fn()
         _sync(device)

@@ -161,3 +161,27 @@ def test_bench_times_a_compiled_trainer_in_the_same_rounds(
     assert result.compiled_speedup == pytest.approx(
         result.compiled_img_per_s / result.reference_img_per_s)
     assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path)  # the bench's own is gone
+
+
+def test_a_path_too_slow_for_the_budget_is_measured_smaller(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """bf16 mm without bf16 units takes a minute at n = 2048: it is timed at n / 4."""
+    import time
+
+    sizes_timed: dict[str, set[int]] = {"slow": set(), "fast": set()}
+
+    def fake_paths(dtype: torch.dtype, device: torch.device, n: int) -> dict:
+        def slow() -> None:
+            sizes_timed["slow"].add(n)
+            time.sleep(0.1 if n == 64 else 30.0)  # 64 times longer at 4 times the size
+
+        def fast() -> None:
+            sizes_timed["fast"].add(n)
+
+        return {"slow": slow, "fast": fast}
+
+    monkeypatch.setattr(bench, "_product_paths", fake_paths)
+    rates = bench.matmul_paths(torch.float32, torch.device("cpu"), n=256, min_seconds=0.01,
+                               rounds=1)
+    assert sizes_timed == {"slow": {64}, "fast": {64, 256}}  # 64: every path's first probe
+    assert rates["slow"] == pytest.approx(2 * 64**3 / 0.1 / 1e9, rel=0.5)
