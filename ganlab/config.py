@@ -302,8 +302,8 @@ class TrainConfig:
     ``augment``: DiffAugment policy for everything D sees, real and fake, e.g.
     ``"translation,cutout"`` (see :mod:`ganlab.augment`); ``""`` (the default) for none.
     ``compile``: ``torch.compile`` G's and D's training passes: ``on``, ``off``, or ``auto``
-    (the default), which compiles only where it was measured to pay for itself within the
-    run's remaining steps (see :mod:`ganlab.training.compiled`).
+    (the default), which compiles only where it was measured to pay for itself within a run of
+    ``steps`` steps (see :mod:`ganlab.training.compiled`).
     """
 
     steps: int = 1000
