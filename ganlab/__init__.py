@@ -24,6 +24,7 @@ _SUBMODULES = (
     "dynamics",
     "evaluation",
     "exercises",
+    "fieldguide",
     "latent",
     "layers",
     "losses",

@@ -14,16 +14,17 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ganlab.config import COMPILE_MODES
+from ganlab.config import COMPILE_MODES, LOSSES
 from ganlab.profiles import PROFILES
 
-TRAINABLE = ("vanilla", "dcgan", "lsgan", "progan")
+TRAINABLE = ("vanilla", "dcgan", "lsgan", "progan", "r3gan")
 
 EPILOG = """examples:
   ganlab train dcgan --data shapes --steps 1500 --out runs/dcgan
   ganlab train dcgan --steps 3000 --out runs/dcgan --resume     # continue to 3000 steps
   ganlab train lsgan --data ring8 --steps 3000 --out runs/ring
   ganlab train progan --data shapes --resolution 32 --out runs/progan --gif
+  ganlab train r3gan --data shapes --set loss.r1_weight=0.1 --set loss.r2_weight=0.1 --out runs/r3
   ganlab sample runs/dcgan --n 64 --seed 0 --out grid.png
   ganlab sample pretrained:dcgan_shapes64 --n 1000 --out samples.npz   # raw uint8 images
   ganlab info runs/dcgan
@@ -156,9 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="DiffAugment for everything D sees, e.g. translation,cutout (choose from "
                    "translation, cutout, color); 'none' turns it off (default: the preset's)")
     t.add_argument("--resolution", type=_positive, help="image resolution (dcgan/lsgan: 16, 32, "
-                   "64; progan: the target, a power of two)")
-    t.add_argument("--loss", choices=("minimax", "nonsaturating", "least_squares", "wgan_gp"),
-                   help="override the model's loss")
+                   "64; progan: the target, a power of two; r3gan: a power of two)")
+    t.add_argument("--loss", choices=LOSSES, help="override the model's loss (R1/R2 penalties "
+                   "for any loss: --set loss.r1_weight=GAMMA --set loss.r2_weight=GAMMA)")
     t.add_argument("--set", type=_setting, action="append", metavar="SECTION.FIELD=VALUE",
                    help="set any config field the options above do not, e.g. --set "
                         "arch.max_channels=64 --set arch.images_per_stable=32000 (repeatable; "

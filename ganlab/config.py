@@ -1,9 +1,9 @@
 """Run configuration: frozen dataclasses that say everything needed to rebuild a run.
 
-A :class:`RunConfig` bundles the architecture (``arch``: :class:`MLPConfig`, :class:`DCGANConfig`
-or :class:`ProGANConfig`), the data, the loss and the training settings. It is saved as
-``config.json`` beside every checkpoint and inside it, so ``ganlab.training.load_run(run_dir)``
-needs nothing else (nanoGPT's habit).
+A :class:`RunConfig` bundles the architecture (``arch``: :class:`MLPConfig`, :class:`DCGANConfig`,
+:class:`ProGANConfig` or :class:`R3GANConfig`), the data, the loss and the training settings. It
+is saved as ``config.json`` beside every checkpoint and inside it, so
+``ganlab.training.load_run(run_dir)`` needs nothing else (nanoGPT's habit).
 
 This module is the bottom layer: it imports no other ganlab module, and no torch, so a config
 is built and checked anywhere (the data-set names it checks live here, and ProGAN's schedule
@@ -20,8 +20,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-MODELS = ("vanilla", "dcgan", "lsgan", "progan")
-LOSSES = ("minimax", "nonsaturating", "least_squares", "wgan_gp")
+MODELS = ("vanilla", "dcgan", "lsgan", "progan", "r3gan")
+LOSSES = ("minimax", "nonsaturating", "least_squares", "wgan_gp", "relativistic")
 AMP_MODES = ("auto", "off", "bf16", "fp16")
 COMPILE_MODES = ("auto", "on", "off")  # TrainConfig.compile (see ganlab.training.compiled)
 CONFIG_VERSION = 1  # written as "version" in config.json; a newer one is refused, not guessed at
@@ -38,7 +38,9 @@ def _non_negative_int(owner: str, name: str, value: Any) -> None:
 
 
 BATCH_NORM_PLACES = ("both", "g", "d", "none")  # DCGANConfig.batch_norm
-OPTIMIZERS = ("adam", "rmsprop")  # TrainConfig.optimizer
+UPSAMPLINGS = ("transpose", "resize")  # DCGANConfig.upsample
+D_BATCHES = ("separate", "joint")  # TrainConfig.d_batches
+OPTIMIZERS = ("adam", "rmsprop", "sgd")  # TrainConfig.optimizer
 G_OUTPUTS = ("tanh", "linear")  # the MLP generator's last activation
 # The 2-D Gaussian mixtures and their default geometry (radius, std) in ganlab.data's units.
 POINT_GEOMETRY = {"ring8": (0.8, 0.008), "grid25": (0.8, 0.004)}
@@ -118,6 +120,10 @@ class DCGANConfig:
     ``batch_norm`` says which networks use batch normalization: ``"both"`` (the paper), ``"g"``,
     ``"d"`` or ``"none"``; a network without it gets biases in its convolutions instead (LSGAN's
     stability comparison, Mao et al., 2017, removes it).
+    ``upsample`` says how G doubles its resolution: ``"transpose"`` (the paper's 4x4 transposed
+    convolutions with stride 2) or ``"resize"`` (nearest-neighbour upsampling, then a 3x3
+    convolution: Odena et al., 2016, "Deconvolution and Checkerboard Artifacts", Distill), which
+    cannot draw the checkerboard pattern that overlapping strided kernels leave.
     """
 
     family: ClassVar[str] = "dcgan"
@@ -128,8 +134,12 @@ class DCGANConfig:
     g_width: int = 64
     d_width: int = 64
     batch_norm: str = "both"
+    upsample: str = "transpose"
 
     def __post_init__(self) -> None:
+        if self.upsample not in UPSAMPLINGS:
+            raise ValueError(f"DCGANConfig.upsample must be one of {', '.join(UPSAMPLINGS)} (how G "
+                             f"doubles its resolution), got {self.upsample!r}")
         if self.batch_norm not in BATCH_NORM_PLACES:
             raise ValueError(f"DCGANConfig.batch_norm must be one of {', '.join(BATCH_NORM_PLACES)}"
                              f" (the networks that normalize), got {self.batch_norm!r}")
@@ -196,7 +206,19 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class LossConfig:
-    """The GAN objective. ``a, b, c`` are LSGAN's targets; ``gp_weight``/``drift`` are WGAN-GP's."""
+    """The GAN objective. ``a, b, c`` are LSGAN's targets; ``gp_weight``/``drift`` are WGAN-GP's.
+
+    ``r1_weight`` and ``r2_weight`` are the gammas of the zero-centred gradient penalties
+    ``gamma / 2 * E[||grad_x D(x)||^2]`` on real images (R1) and on generated ones (R2)
+    (Mescheder et al., 2018, Sec. 4.1; R3GAN uses both with one gamma, Huang et al., 2024,
+    Sec. 2). They apply to any loss; 0 (the default) switches a penalty off.
+
+    ``reg_every`` is lazy regularisation (Karras et al., 2020, "Analyzing and Improving the Image
+    Quality of StyleGAN", Sec. 3.1): D's regulariser (R1, R2, WGAN-GP's penalty) is computed on
+    one D step in ``reg_every`` and multiplied by ``reg_every``, so its average weight is unchanged
+    while most steps skip the gradient-of-a-gradient through D. 1 (the default) regularises every
+    step.
+    """
 
     name: str = "nonsaturating"
     a: float = 0.0
@@ -204,10 +226,23 @@ class LossConfig:
     c: float = 1.0
     gp_weight: float = 10.0
     drift: float = 0.001
+    r1_weight: float = 0.0
+    r2_weight: float = 0.0
+    reg_every: int = 1
 
     def __post_init__(self) -> None:
         if self.name not in LOSSES:
             raise ValueError(f"unknown loss {self.name!r}; choose one of {', '.join(LOSSES)}")
+        if (isinstance(self.reg_every, bool) or not isinstance(self.reg_every, int)
+                or self.reg_every < 1):
+            raise ValueError(f"LossConfig.reg_every (regularise D on one step in reg_every) must "
+                             f"be an integer >= 1 (1: every step), got {self.reg_every!r}")
+        for key, what in (("r1_weight", "on real images"), ("r2_weight", "on generated images")):
+            value = getattr(self, key)
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not math.isfinite(value) or value < 0):
+                raise ValueError(f"LossConfig.{key} (gamma of the gradient penalty {what}) must "
+                                 f"be a number >= 0 (0 switches it off), got {value!r}")
         if self.name == "least_squares" and self.b == self.a:
             raise ValueError(
                 f"least squares needs b != a (real and fake targets), got a = b = {self.a}"
@@ -301,6 +336,11 @@ class TrainConfig:
     with ``torch.nn.SyncBatchNorm`` instead of over each process's slice (GPUs only).
     ``augment``: DiffAugment policy for everything D sees, real and fake, e.g.
     ``"translation,cutout"`` (see :mod:`ganlab.augment`); ``""`` (the default) for none.
+    ``optimizer``: ``"adam"`` (betas, eps), ``"rmsprop"`` (LSGAN's stability comparison; eps) or
+    ``"sgd"``, SGD with momentum ``betas[0]`` as in the GAN paper (Goodfellow et al., 2014).
+    ``d_batches``: how a D step shows D its real and fake batches: ``"separate"`` (two calls, one
+    all-real and one all-fake batch, as ganhacks advises) or ``"joint"`` (one call on the two
+    concatenated, so D's batch-norm statistics mix real and fake; ganlab.fieldguide measures it).
     ``compile``: ``torch.compile`` G's and D's training passes: ``on``, ``off``, or ``auto``
     (the default), which compiles only where it was measured to pay for itself within a run of
     ``steps`` steps (see :mod:`ganlab.training.compiled`).
@@ -325,12 +365,16 @@ class TrainConfig:
     sync_bn: bool = False
     augment: str = ""
     optimizer: str = "adam"
+    d_batches: str = "separate"
     compile: str = "auto"
 
     def __post_init__(self) -> None:
         if self.compile not in COMPILE_MODES:
             raise ValueError(f"TrainConfig.compile must be one of {', '.join(COMPILE_MODES)}, "
                              f"got {self.compile!r}")
+        if self.d_batches not in D_BATCHES:
+            raise ValueError(f"TrainConfig.d_batches must be one of {', '.join(D_BATCHES)} (how D "
+                             f"sees a step's real and fake batches), got {self.d_batches!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"TrainConfig.optimizer must be one of {', '.join(OPTIMIZERS)}, got "
                              f"{self.optimizer!r}")
@@ -524,9 +568,94 @@ class ProGANConfig:
         return self.batch_sizes[min(stage, len(self.batch_sizes) - 1)]
 
 
+@dataclass(frozen=True)
+class R3GANConfig:
+    """R3GAN's backbone (Huang, Gokaslan, Kuleshov and Tompkin, 2024, "The GAN is dead; long
+    live the GAN!", Sec. 3, Config E; built in :mod:`ganlab.models.r3gan`).
+
+    A stage works at one resolution, 4x4 (stage 0) up to ``resolution``; G runs them upwards
+    and D the same ones downwards. ``widths[s]``, ``blocks[s]`` and ``cardinality[s]`` are stage
+    ``s``'s channels, its number of residual blocks and the number of groups of each block's 3x3
+    convolution, in both networks; a block widens to ``expansion * widths[s]`` channels inside.
+    A tuple shorter than the number of stages repeats its last value, extra values are ignored.
+    The defaults are the official CIFAR-10 configuration (``train.py --preset=CIFAR10``): four
+    stages of 768 channels, two blocks each, 96 groups of 16 channels, expansion 2, z of 64.
+    """
+
+    family: ClassVar[str] = "r3gan"
+    resolution: int = 32
+    channels: int = 3
+    latent_dim: int = 64
+    widths: tuple[int, ...] = (768,)
+    blocks: tuple[int, ...] = (2,)
+    cardinality: tuple[int, ...] = (96,)
+    expansion: int = 2
+
+    def __post_init__(self) -> None:
+        if not _is_valid_resolution(self.resolution):
+            raise ValueError(
+                f"R3GANConfig.resolution must be a power of two from {MIN_RESOLUTION} to "
+                f"{MAX_RESOLUTION} ({_valid_resolutions()}), got {self.resolution!r}"
+            )
+        for name in ("channels", "latent_dim", "expansion"):
+            _positive_int("R3GANConfig", name, getattr(self, name))
+        for name in ("widths", "blocks", "cardinality"):
+            value = getattr(self, name)
+            if isinstance(value, list):  # rebuilt from JSON
+                value = tuple(value)
+                object.__setattr__(self, name, value)
+            if not isinstance(value, tuple) or not value or not all(_is_int(v) and v > 0
+                                                                    for v in value):
+                raise ValueError(f"R3GANConfig.{name} must be a non-empty tuple of positive "
+                                 f"integers (one per stage from 4x4 up, the last one repeats), "
+                                 f"got {value!r}")
+        for stage in range(self.num_stages):
+            inner, groups = self.width_at(stage) * self.expansion, self.cardinality_at(stage)
+            if inner % groups:
+                res = MIN_RESOLUTION * 2**stage
+                raise ValueError(
+                    f"R3GANConfig: stage {stage} ({block_name(res)}) widens to {inner} channels "
+                    f"(widths {self.width_at(stage)} x expansion {self.expansion}), which "
+                    f"cardinality {groups} does not divide into equal groups; choose a "
+                    f"cardinality that divides {inner}")
+
+    @property
+    def num_stages(self) -> int:
+        """Resolutions from 4x4 to the target: 4 -> 1, 32 -> 4."""
+        return int(math.log2(self.resolution)) - 1
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return (self.channels, self.resolution, self.resolution)
+
+    def _at(self, values: tuple[int, ...], stage: int) -> int:
+        if not _is_int(stage) or not 0 <= stage < self.num_stages:
+            raise ValueError(f"stage must be an integer in [0, {self.num_stages - 1}] for "
+                             f"resolution {self.resolution}, got {stage!r}")
+        return values[min(stage, len(values) - 1)]
+
+    def width_at(self, stage: int) -> int:
+        """Channels at ``stage`` (0 = 4x4)."""
+        return self._at(self.widths, stage)
+
+    def blocks_at(self, stage: int) -> int:
+        """Residual blocks at ``stage``, in G and in D."""
+        return self._at(self.blocks, stage)
+
+    def cardinality_at(self, stage: int) -> int:
+        """Groups of the 3x3 convolution in ``stage``'s blocks."""
+        return self._at(self.cardinality, stage)
+
+    @property
+    def total_blocks(self) -> int:
+        """Residual blocks in one network: the ``L`` of the fix-up initialisation."""
+        return sum(self.blocks_at(s) for s in range(self.num_stages))
+
+
 def arch_classes() -> dict[str, type]:
     """Architecture config classes by family name."""
-    return {"mlp": MLPConfig, "dcgan": DCGANConfig, "progan": ProGANConfig}
+    return {"mlp": MLPConfig, "dcgan": DCGANConfig, "progan": ProGANConfig,
+            "r3gan": R3GANConfig}
 
 
 @dataclass(frozen=True)
@@ -544,7 +673,7 @@ class RunConfig:
             raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
         family = getattr(self.arch, "family", None)
         allowed = {"vanilla": ("mlp",), "dcgan": ("dcgan",), "lsgan": ("dcgan", "mlp"),
-                   "progan": ("progan",)}[self.model]
+                   "progan": ("progan",), "r3gan": ("r3gan",)}[self.model]
         if family not in allowed:
             raise ValueError(
                 f"model {self.model!r} needs an architecture of family {' or '.join(allowed)}, "

@@ -167,6 +167,11 @@ def _check_config(config: Any) -> None:
     if not isinstance(config.arch, MLPConfig) or tuple(config.arch.data_shape) != (2,):
         raise ValueError("Game2D plays on 2-D points: it needs an MLP config with data_shape "
                          f"(2,), such as preset('vanilla', 'ring8'); got {config.arch!r}")
+    if config.loss.name not in LOSS_LABELS:
+        raise ValueError(f"Game2D draws D's surface and each fake's own gradient, which the "
+                         f"{config.loss.name} loss does not have (it pairs every fake with a real "
+                         f"point); choose one of {', '.join(LOSS_LABELS)}, or train it with "
+                         "ganlab.training.Trainer")
 
 
 @contextlib.contextmanager
@@ -226,6 +231,7 @@ class Game2D:
             if value is not None:
                 changes[f"train__{key}"] = value
         self.config = config.replace(**changes)
+        _check_config(self.config)  # the loss may have changed
         self.n_points, self.n_arrows, self.grid = n_points, n_arrows, grid
         self.record_every = record_every
         self.real = self._real_sample(n_points)  # (n_points, 2), fixed
@@ -274,11 +280,13 @@ class Game2D:
             torch.set_rng_state(outer)
 
     def d_step(self) -> None:
-        """One ``Trainer.d_step`` on a fresh real batch and fresh fakes."""
+        """One ``Trainer.d_step`` on a fresh real batch and fresh fakes (regularised, with
+        ``loss.reg_every`` > 1, on one D step in ``reg_every`` like the trainer's)."""
         t = self.trainer
         phase = t.phase()
         with self._own_rng():
-            t.d_step(t.real_batch(phase), phase)
+            t.d_step(t.real_batch(phase), phase,
+                     regularize=self.d_steps % self.config.loss.reg_every == 0)
         t.images_seen += phase.batch_size
         self.d_steps += 1
         self._record(due=True)

@@ -269,9 +269,12 @@ class Directions:
 
 
 def _default_feature_layer(G: nn.Module) -> tuple[str, nn.Module]:
-    """The first block's output: DCGAN's 4x4 feature maps, ProGAN's ``blocks["4x4"]``."""
+    """The first block's output: DCGAN's 4x4 feature maps, ProGAN's ``blocks["4x4"]``,
+    R3GAN's ``stages["4x4"]`` (its basis and residual blocks)."""
     if hasattr(G, "blocks") and "4x4" in getattr(G, "blocks", {}):
         return 'blocks["4x4"]', G.blocks["4x4"]
+    if hasattr(G, "stages") and "4x4" in getattr(G, "stages", {}):
+        return 'stages["4x4"]', G.stages["4x4"]
     net = getattr(G, "net", None)
     if isinstance(net, nn.Sequential):
         for i, m in enumerate(net):

@@ -16,6 +16,7 @@ from ganlab.config import (
     DCGANConfig,
     LossConfig,
     MLPConfig,
+    R3GANConfig,
     RunConfig,
     TrainConfig,
 )
@@ -29,6 +30,7 @@ _DEFAULT_DATA = {
     "dcgan": {"tiny": "shapes", "default": "shapes", "full": "celeba"},
     "lsgan": {"tiny": "mnist-5k", "default": "mnist-5k", "full": "celeba"},
     "progan": {"tiny": "shapes", "default": "shapes", "full": "celeba"},
+    "r3gan": {"tiny": "shapes", "default": "shapes", "full": "cifar10"},
 }
 _CHANNELS = {"digits": 1, "mnist-5k": 1, "mnist": 1, "fashion-mnist": 1, "cifar10": 3,
              "celeba": 3, "shapes": 3}
@@ -85,6 +87,25 @@ _TRAIN = {
     },
 }
 _TRAIN["lsgan"] = _TRAIN["dcgan"]
+# R3GAN: Adam with beta1 = 0 and beta2 = 0.99, the official code's (its beta2 rises from 0.9 to
+# 0.99 over the first 20M images; ganlab has no schedules, so the final value throughout).
+_TRAIN["r3gan"] = {
+    "tiny": dict(steps=20, batch_size=8, lr_g=1e-3, lr_d=1e-3, betas=(0.0, 0.99), ema=0.9,
+                 log_every=5, sample_every=10, checkpoint_every=10, n_samples=16),
+    # lr 1e-3, five times the paper's, for a short run of a small network (as the DCGAN and
+    # ProGAN presets raise theirs). Only piloted so far, not scored: one seed, 325 steps on
+    # shapes (a shared machine, one thread): at 1e-3 coloured blobs of many hues on dark
+    # backgrounds, at 2e-4 fainter, mostly blue ones. A step is dearer than a DCGAN step of the
+    # same batch: R1 and R2 each take a gradient of a gradient through D.
+    "default": dict(steps=2000, batch_size=32, lr_g=1e-3, lr_d=1e-3, betas=(0.0, 0.99),
+                    ema=0.99, log_every=50, sample_every=250, checkpoint_every=500),
+    # The official CIFAR-10 run (README: batch 512): lr 2e-4 (it decays to 5e-5 over 20M
+    # images there), an EMA with a half-life of 5M images (0.5 ** (512 / 5e6)), 40,000 steps =
+    # those 20M images. Its augmentation is ADA's pipeline; DiffAugment's CIFAR policy stands in.
+    "full": dict(steps=40_000, batch_size=512, lr_g=2e-4, lr_d=2e-4, betas=(0.0, 0.99),
+                 ema=0.99993, augment="color,translation,cutout", log_every=100,
+                 sample_every=2000, checkpoint_every=2000),
+}
 
 _DCGAN = {
     "tiny": dict(resolution=16, g_width=8, d_width=8, latent_dim=100),
@@ -127,6 +148,31 @@ _PROGAN = {
                  images_per_stable=800_000, batch_sizes=(16,)),
 }
 
+# R3GAN's backbone (ganlab.models.r3gan). Cardinality gives 16 channels per group, the official
+# configurations' group width; it also paid on a CPU: forward + backward of one block (batch 32,
+# one thread, on a shared machine, so roughly) took 1.9-2.8x less time with groups of 16
+# channels than dense at widths 32 and 64 (8x8, 16x16), 1.5x less at width 16 (32x32).
+# Full is the official CIFAR-10 network (R3GANConfig's defaults).
+_R3GAN = {
+    "tiny": dict(resolution=16, latent_dim=32, widths=(16,), blocks=(1,), cardinality=(2,),
+                 expansion=2),
+    "default": dict(resolution=32, latent_dim=64, widths=(32, 32, 16, 8), blocks=(1,),
+                    cardinality=(4, 4, 2, 1), expansion=2),
+    "full": dict(resolution=32, latent_dim=64, widths=(768,), blocks=(2,), cardinality=(96,),
+                 expansion=2),
+}
+# R3GAN's loss (Sec. 2): the relativistic pairing loss with R1 and R2 of one gamma. The official
+# CIFAR-10 run starts at gamma 0.05 (decaying to 0.005 over 20M images). The penalty
+# gamma / 2 * E[|grad_x D|^2] depends on the images' scale and size: the official code feeds D
+# images in [-1, 1] as ganlab does, and shapes at 32x32x3 has CIFAR-10's size, so its starting
+# value carries over (the same at 16x16 in tiny, which only has to run).
+_R3GAN_GAMMA = {"tiny": 0.05, "default": 0.05, "full": 0.05}
+# Lazy regularisation (LossConfig.reg_every) on the CPU profile: R1 and R2 on one D step in 4,
+# four times as strong. A default step took 230 ms regularised every step and 141 ms lazily (48
+# steps after 5 of warm-up, batch 32, two threads of an AMD EPYC (Zen 3, AVX2), idle,
+# 2026-12-07). The official code regularises every step, as full does.
+_R3GAN_REG_EVERY = {"tiny": 1, "default": 4, "full": 1}
+
 
 # ProGAN's loss: the paper's WGAN-GP (with drift) in full; least squares (notebook 03's loss) on
 # the CPU profiles, where the number of images a run can afford decides the result and the
@@ -152,6 +198,8 @@ def _data_resolution(model: str, data: str, prof: str) -> int:
         return _NATIVE.get(data, 16 if prof != "full" else 28)
     if model == "progan":
         return _PROGAN[prof]["resolution"]
+    if model == "r3gan":
+        return _R3GAN[prof]["resolution"]
     return _DCGAN[prof]["resolution"]
 
 
@@ -169,7 +217,10 @@ def preset(model: str, data: str | None = None, profile: str | None = None,
     channels = _CHANNELS.get(data, 3)
     loss = {"vanilla": LossConfig("nonsaturating"), "dcgan": LossConfig("nonsaturating"),
             "lsgan": LossConfig("least_squares", a=0.0, b=1.0, c=1.0),
-            "progan": _PROGAN_LOSS[prof]}[model]
+            "progan": _PROGAN_LOSS[prof],
+            "r3gan": LossConfig("relativistic", r1_weight=_R3GAN_GAMMA[prof],
+                                r2_weight=_R3GAN_GAMMA[prof],
+                                reg_every=_R3GAN_REG_EVERY[prof])}[model]
     if points:
         arch: Any = MLPConfig(data_shape=(2,), **_MLP_POINTS[prof])
         train = TrainConfig(**_POINTS_TRAIN[prof])
@@ -184,6 +235,8 @@ def preset(model: str, data: str | None = None, profile: str | None = None,
             arch = ProGANConfig(channels=channels, **_PROGAN[prof])
             # A ProGAN run lasts as long as its growth schedule.
             train_fields = {**_TRAIN[model][prof], "steps": steps_for_schedule(arch)}
+        elif model == "r3gan":
+            arch = R3GANConfig(channels=channels, **_R3GAN[prof])
         else:
             arch = DCGANConfig(channels=channels, **_DCGAN[prof])
         train = TrainConfig(**(train_fields if model == "progan" else _TRAIN[model][prof]))
@@ -238,4 +291,31 @@ def ring_collapse(model: str = "vanilla", profile: str | None = None,
     config = RunConfig(model=model, arch=MLPConfig(**_COLLAPSE_ARCH),
                        data=DataConfig("ring8", radius=radius, std=std),
                        loss=loss, train=TrainConfig(**_COLLAPSE_TRAIN[prof]))
+    return config.replace(**overrides) if overrides else config
+
+
+# ------------------------------- the ring with R3GAN's loss (for notebook 07, being written)
+# ring_collapse's setting with R3GAN's optimiser (Adam beta1 = 0, beta2 = 0.99, as the official
+# code) and half the steps (the notebook's time budget). gamma 1 for R1 and R2: the ring's modes
+# are 0.02 wide, and a smaller gamma (0.1, measured on seed 0) left the penalised runs collapsed.
+RING_GAMMA = 1.0
+RING_LOSSES = ("nonsaturating", "relativistic")
+
+
+def ring_penalties(loss: str = "relativistic", gamma: float = RING_GAMMA,
+                   profile: str | None = None, **overrides: Any) -> RunConfig:
+    """The ring study of the R3GAN notebook (07, being written): :func:`ring_collapse`'s ring
+    and networks, trained with the regular GAN's ``"nonsaturating"`` loss or R3GAN's
+    ``"relativistic"`` pairing loss, R1 and R2 of weight ``gamma`` (0: no penalty) and Adam with
+    beta1 = 0, beta2 = 0.99.
+
+    Only the loss and ``gamma`` differ between the study's four runs per seed."""
+    if loss not in RING_LOSSES:
+        raise ValueError(f"the ring study compares the losses {', '.join(RING_LOSSES)}, "
+                         f"got {loss!r}")
+    prof = check_profile(profile) if profile is not None else active_profile()
+    steps = {"tiny": 60, "default": 3000, "full": 6000}[prof]
+    config = ring_collapse("vanilla", prof).replace(
+        loss=LossConfig(loss, r1_weight=gamma, r2_weight=gamma),
+        train__betas=(0.0, 0.99), train__steps=steps)
     return config.replace(**overrides) if overrides else config

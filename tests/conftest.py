@@ -181,6 +181,17 @@ def toy_progan() -> torch.nn.Module:
                                         batch_sizes=(8,)))
 
 
+@pytest.fixture(scope="module")
+def toy_r3gan() -> torch.nn.Module:
+    """An R3GAN generator for 16x16 RGB images: one residual block of 8 channels per stage."""
+    from ganlab.config import R3GANConfig
+    from ganlab.models import build_generator
+
+    torch.manual_seed(0)
+    return build_generator(R3GANConfig(resolution=16, channels=3, latent_dim=TOY_LATENT,
+                                       widths=(8,), blocks=(1,), cardinality=(2,)))
+
+
 def png_size(data: bytes) -> tuple[int, int]:
     """(width, height) of PNG bytes."""
     import io

@@ -19,7 +19,7 @@ from ganlab.config import (
 )
 from ganlab.presets import preset, ring_collapse
 
-MODELS = ("vanilla", "dcgan", "lsgan", "progan")
+MODELS = ("vanilla", "dcgan", "lsgan", "progan", "r3gan")
 PROFILES = ("tiny", "default", "full")
 PRESETS = [(m, None, p) for m in MODELS for p in PROFILES] + [
     (m, d, p) for m in ("vanilla", "lsgan") for d in ("ring8", "grid25") for p in PROFILES
@@ -292,8 +292,8 @@ def test_batch_norm_and_optimizer_options_are_checked() -> None:
     assert DCGANConfig(batch_norm="none").batch_norm == "none"
     with pytest.raises(ValueError, match="batch_norm must be one of both, g, d, none"):
         DCGANConfig(batch_norm="G")
-    with pytest.raises(ValueError, match="optimizer must be one of adam, rmsprop"):
-        TrainConfig(optimizer="sgd")
+    with pytest.raises(ValueError, match="optimizer must be one of adam, rmsprop, sgd"):
+        TrainConfig(optimizer="adagrad")
 
 
 # ---------------------------------------------------------------- the bottom layer

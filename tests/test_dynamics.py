@@ -276,6 +276,15 @@ def test_an_image_model_is_refused():
         Game2D("ring8", profile="tiny", loss="hinge")
 
 
+def test_the_relativistic_loss_is_refused_with_the_reason():
+    # Its G loss pairs each fake with a real point: there is no per-fake arrow to draw.
+    with pytest.raises(ValueError, match="pairs every fake with a real point"):
+        Game2D("ring8", profile="tiny", loss="relativistic")
+    game = Game2D("ring8", profile="tiny")
+    with pytest.raises(ValueError, match="pairs every fake"):
+        game.reset(game.config.replace(loss__name="relativistic"))
+
+
 # ------------------------------------------------------------------------------ drawing
 @pytest.fixture(scope="module")
 def frames():

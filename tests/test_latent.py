@@ -214,7 +214,7 @@ def test_latent_pca_of_gaussian_noise_is_flat():
     assert d.explained.max() < 1.3 / 8  # every axis explains about 1/8
 
 
-@pytest.mark.parametrize("fixture", ["toy_dcgan", "toy_progan"])
+@pytest.mark.parametrize("fixture", ["toy_dcgan", "toy_progan", "toy_r3gan"])
 def test_default_feature_layer_for_ganlab_generators(fixture, request):
     G = request.getfixturevalue(fixture)
     d = latent.principal_directions(G, k=3)

@@ -202,3 +202,17 @@ def test_loss_config_validation() -> None:
         LossConfig(name="least_squares", a=0.5, b=0.5)
     LossConfig(name="least_squares", a=-1.0, b=1.0, c=0.0)  # valid
     assert GANLoss(name="wgan_gp").name == "wgan_gp"
+
+
+def test_check_loss_knows_the_relativistic_pair() -> None:
+    # Written out with the logistic function: -log sigmoid(real - fake) and its mirror.
+    def rp_d(real, fake):
+        return -torch.log(torch.sigmoid(real - fake)).mean()
+
+    def rp_g(fake, real):
+        return -torch.log(torch.sigmoid(fake - real)).mean()
+
+    assert losses.check_loss(rp_d, "relativistic_d") == "correct"
+    assert losses.check_loss(rp_g, "relativistic_g") == "correct"
+    with pytest.raises(AssertionError, match="relativistic_g"):
+        losses.check_loss(lambda fake, real: rp_g(real, fake), "relativistic_g")

@@ -192,6 +192,16 @@ def test_exact_resume_progan_in_the_middle_of_a_fade(tmp_path: Path,
     assert set(resumed.history[-1]) == HISTORY_KEYS | {"stage", "alpha"}
 
 
+def test_exact_resume_r3gan_with_penalties_augmentation_and_ema(tmp_path: Path,
+                                                                 shapes16: TensorData) -> None:
+    # R1/R2 and DiffAugment draw nothing from the RNG that the checkpoint does not restore; the
+    # relativistic G step reuses the D step's reals.
+    config = preset("r3gan", profile="tiny", train__augment="translation,cutout",
+                    train__log_every=2)
+    assert config.loss.r1_weight > 0 and config.loss.r2_weight > 0 and config.train.ema > 0
+    _resume_case(config, 2, tmp_path, shapes16)
+
+
 # ---------------------------------------------------------------- run directory rules
 def test_refuses_a_non_empty_foreign_directory(tmp_path: Path) -> None:
     out = tmp_path / "mine"
@@ -296,7 +306,7 @@ def test_sample_z_is_seeded_and_checked() -> None:
 def _poison_generator_loss(monkeypatch: pytest.MonkeyPatch) -> None:
     original = GANLoss.generator
     monkeypatch.setattr(GANLoss, "generator",
-                        lambda self, logits: original(self, logits) * float("nan"))
+                        lambda self, *logits: original(self, *logits) * float("nan"))
 
 
 def _run_with_checkpoint(out: Path, log_every: int) -> tuple[Trainer, bytes]:
@@ -377,6 +387,21 @@ def test_d_winning_with_least_squares_targets() -> None:
         for _ in range(4):
             trainer._check_d_wins(dict(D_x=1.0, D_G_z=0.0))
     assert len(_runtime_warnings(caught)) == 1
+
+
+def test_d_winning_with_the_relativistic_loss_reads_the_logit_gap() -> None:
+    # Only D(x) - D(G(z)) means something: a gap of 6 is D winning wherever the logits sit.
+    trainer = Trainer(ring_config(loss__name="relativistic"), device="cpu", progress=False)
+    trainer.d_wins_patience = 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            trainer._check_d_wins(dict(D_x=40.0, D_G_z=39.0))  # high, but a gap of 1
+        assert _runtime_warnings(caught) == []
+        for _ in range(3):
+            trainer._check_d_wins(dict(D_x=-3.0, D_G_z=-9.0))
+    messages = _runtime_warnings(caught)
+    assert len(messages) == 1 and "r1_weight" in messages[0]
 
 
 def test_collapse_warns_once() -> None:

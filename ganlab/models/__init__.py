@@ -35,6 +35,10 @@ def build_generator(arch: Any) -> nn.Module:
         from ganlab.models.progan import ProGANGenerator
 
         return ProGANGenerator(arch)
+    if getattr(arch, "family", None) == "r3gan":
+        from ganlab.models.r3gan import R3GANGenerator
+
+        return R3GANGenerator(arch)
     raise ValueError(f"no generator for architecture config {type(arch).__name__}")
 
 
@@ -47,9 +51,14 @@ def build_discriminator(arch: Any) -> nn.Module:
         from ganlab.models.progan import ProGANDiscriminator
 
         return ProGANDiscriminator(arch)
+    if getattr(arch, "family", None) == "r3gan":
+        from ganlab.models.r3gan import R3GANDiscriminator
+
+        return R3GANDiscriminator(arch)
     raise ValueError(f"no discriminator for architecture config {type(arch).__name__}")
 
 
 def build(arch: Any) -> tuple[nn.Module, nn.Module]:
-    """``(G, D)`` for an architecture config (MLPConfig, DCGANConfig or ProGANConfig)."""
+    """``(G, D)`` for an architecture config (MLPConfig, DCGANConfig, ProGANConfig or
+    R3GANConfig)."""
     return build_generator(arch), build_discriminator(arch)

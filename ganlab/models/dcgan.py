@@ -2,7 +2,9 @@
 
 The paper's guidelines, each visible below: strided convolutions instead of pooling in D,
 transposed convolutions in G, BatchNorm everywhere except G's output and D's input, ReLU in G with
-tanh at the output, LeakyReLU(0.2) in D, and weights drawn from N(0, 0.02).
+tanh at the output, LeakyReLU(0.2) in D, and weights drawn from N(0, 0.02). ``upsample="resize"``
+swaps G's strided transposed convolutions for resize convolutions
+(ganlab.fieldguide's checkerboard case).
 """
 
 from __future__ import annotations
@@ -37,8 +39,26 @@ def _normalized(conv: nn.Module, width: int, bn: bool, act: nn.Module) -> list[n
     return [conv, nn.BatchNorm2d(width), act] if bn else [conv, act]
 
 
+def _transposed_conv(c_in: int, c_out: int, bias: bool) -> nn.Module:
+    """The paper's upsampling: H_out = (H_in - 1) * 2 - 2 * 1 + 4 = 2 * H_in. Each output pixel
+    is made by one of four 2x2 sub-kernels, chosen by its (row, column) parity: the seed of the
+    checkerboard pattern (Odena et al., 2016)."""
+    return nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias)
+
+
+class ResizeConv2d(nn.Sequential):
+    """Nearest-neighbour 2x upsampling, then a 3x3 convolution (Odena et al., 2016, Sec.
+    "Better Upsampling"): every output pixel sees the same kernel, so no pixel parity is
+    favoured. (B, C_in, H, W) -> (B, C_out, 2H, 2W)."""
+
+    def __init__(self, c_in: int, c_out: int, bias: bool) -> None:
+        super().__init__(nn.Upsample(scale_factor=2, mode="nearest"),
+                         nn.Conv2d(c_in, c_out, 3, 1, 1, bias=bias))
+
+
 class DCGANGenerator(nn.Module):
-    """z (B, latent) -> 4x4 via a 4x4 transposed conv -> doubling transposed convs -> tanh."""
+    """z (B, latent) -> 4x4 via a 4x4 transposed conv -> doubling transposed convs (or resize
+    convolutions, ``upsample="resize"``) -> tanh."""
 
     def __init__(self, config: DCGANConfig) -> None:
         super().__init__()
@@ -50,12 +70,12 @@ class DCGANGenerator(nn.Module):
         # (B, latent, 1, 1) -> (B, width, 4, 4): H_out = (1 - 1) * 1 - 2 * 0 + 4 = 4
         layers = _normalized(nn.ConvTranspose2d(config.latent_dim, width, 4, 1, 0, bias=not bn),
                              width, bn, nn.ReLU(inplace=True))
+        up = ResizeConv2d if config.upsample == "resize" else _transposed_conv
         for _ in range(n - 1):
-            # H_out = (H_in - 1) * 2 - 2 * 1 + 4 = 2 * H_in
-            layers += _normalized(nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=not bn),
-                                  width // 2, bn, nn.ReLU(inplace=True))
+            layers += _normalized(up(width, width // 2, bias=not bn), width // 2, bn,
+                                  nn.ReLU(inplace=True))
             width //= 2
-        layers += [nn.ConvTranspose2d(width, config.channels, 4, 2, 1, bias=False), nn.Tanh()]
+        layers += [up(width, config.channels, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         dcgan_init_(self)
 

@@ -204,8 +204,10 @@ class Trainer(Diagnostics):
             options: dict[str, Any] = {"betas": tuple(tc.betas), "eps": tc.eps}
             options["fused" if self.device.type in devices.FUSED_ADAM_DEVICES else "foreach"] = True
             make = torch.optim.Adam
-        else:  # RMSProp (LSGAN's stability comparison): no momentum, betas unused
+        elif tc.optimizer == "rmsprop":  # LSGAN's stability comparison: no momentum, no betas
             options, make = {"eps": tc.eps, "foreach": True}, torch.optim.RMSprop
+        else:  # the GAN paper's SGD with momentum, here betas[0]
+            options, make = {"momentum": tc.betas[0], "foreach": True}, torch.optim.SGD
         self.opt_G = make(self.G.parameters(), lr=tc.lr_g, **options)
         self.opt_D = make(self.D.parameters(), lr=tc.lr_d, **options)
 
@@ -296,18 +298,27 @@ class Trainer(Diagnostics):
             return (self.G_ddp if grad else self.G)(z, **phase.kwargs)
 
     def d_step(self, x_real: torch.Tensor, phase: Phase,
-               x_fake: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Ascend D's objective: real images up, generated images (detached from G) down."""
+               x_fake: torch.Tensor | None = None,
+               regularize: bool = True) -> dict[str, torch.Tensor]:
+        """Ascend D's objective: real images up, generated images (detached from G) down.
+
+        ``regularize=False`` skips the loss's regulariser (lazy regularisation: ``train_step``
+        passes True on one step in ``loss.reg_every``)."""
         kw = phase.kwargs
         if x_fake is None:
             x_fake = self.generate_fakes(x_real.shape[0], phase)
         x_fake = x_fake.detach()  # no graph into G: D's update must not touch G
         x_real, x_fake = self._augment(x_real), self._augment(x_fake)
         with self._autocast():
-            real_logits = self.D_ddp(x_real, **kw)
-            fake_logits = self.D_ddp(x_fake, **kw)
+            if self.config.train.d_batches == "joint":  # one batch: BatchNorm mixes their stats
+                logits = self.D_ddp(torch.cat([x_real, x_fake.to(x_real.dtype)]), **kw)
+                real_logits, fake_logits = logits.split([x_real.shape[0], x_fake.shape[0]])
+            else:
+                real_logits = self.D_ddp(x_real, **kw)
+                fake_logits = self.D_ddp(x_fake, **kw)
             loss = self.loss.discriminator(real_logits.float(), fake_logits.float())
-        reg = self.loss.regularizer(self.D_ddp, x_real, x_fake.to(x_real.dtype), **kw)
+        reg = (self.loss.regularizer(self.D_ddp, x_real, x_fake.to(x_real.dtype), **kw)
+               if regularize else None)
         total = loss if reg is None else loss + reg
         self.opt_D.zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()
@@ -317,9 +328,12 @@ class Trainer(Diagnostics):
                 "D_x": self.loss.d_prob(real_logits.detach().float()).mean(),
                 "D_G_z": self.loss.d_prob(fake_logits.detach().float()).mean()}
 
-    def g_step(self, batch_size: int, phase: Phase,
-               x_fake: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Descend G's loss through a frozen D (on fresh fakes, or on ``x_fake`` with its graph)."""
+    def g_step(self, batch_size: int, phase: Phase, x_fake: torch.Tensor | None = None,
+               x_real: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Descend G's loss through a frozen D (on fresh fakes, or on ``x_fake`` with its graph).
+
+        A relativistic loss compares each fake with the real image ``x_real[i]`` (the last D
+        step's batch), which D sees augmented like the fakes."""
         kw = phase.kwargs
         if x_fake is None:
             x_fake = self.generate_fakes(batch_size, phase, grad=True)
@@ -329,7 +343,11 @@ class Trainer(Diagnostics):
             with self._autocast():
                 # D is frozen here: the bare D needs no gradient sync (G_ddp averages G's).
                 fake_logits = self.D(x_fake, **kw)
-                loss = self.loss.generator(fake_logits.float())
+                real_logits = None
+                if x_real is not None:
+                    with torch.no_grad():  # constants to G: no gradient reaches it through D(x)
+                        real_logits = self.D(self._augment(x_real), **kw).float()
+                loss = self.loss.generator(fake_logits.float(), real_logits)
             self.opt_G.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             self.scaler.step(self.opt_G)
@@ -364,9 +382,14 @@ class Trainer(Diagnostics):
         for i in range(tc.n_critic):
             if tc.reuse_fakes and i == tc.n_critic - 1:
                 x_fake = self.generate_fakes(batch, phase, grad=True)
-            stats = self.d_step(self.real_batch(phase), phase, x_fake)
+            x_real = self.real_batch(phase)
+            # Lazy regularisation: the first D step of one step in reg_every.
+            regularize = i == 0 and self.step % self.config.loss.reg_every == 0
+            stats = self.d_step(x_real, phase, x_fake, regularize)
             self.images_seen += phase.batch_size
-        stats.update(self.g_step(batch, phase, x_fake))
+        # A relativistic G loss pairs its fakes with the last D step's real batch.
+        x_real = x_real if self.loss.needs_real_logits_for_g else None
+        stats.update(self.g_step(batch, phase, x_fake, x_real))
         self.step += 1
         return stats
 
@@ -453,6 +476,7 @@ class Trainer(Diagnostics):
             record.update(stage=phase.stage, alpha=phase.alpha)
         self.history.append(record)
         self._check_d_wins(record)
+        self._check_g_gradient(record)
         self._emit("log", record)
         return record
 
