@@ -340,7 +340,7 @@ class TrainConfig:
     ``"sgd"``, SGD with momentum ``betas[0]`` as in the GAN paper (Goodfellow et al., 2014).
     ``d_batches``: how a D step shows D its real and fake batches: ``"separate"`` (two calls, one
     all-real and one all-fake batch, as ganhacks advises) or ``"joint"`` (one call on the two
-    concatenated, so D's batch-norm statistics mix real and fake; ganlab.fieldguide measures it).
+    concatenated, so D's batch-norm statistics mix real and fake; notebook 08 measures it).
     ``compile``: ``torch.compile`` G's and D's training passes: ``on``, ``off``, or ``auto``
     (the default), which compiles only where it was measured to pay for itself within a run of
     ``steps`` steps (see :mod:`ganlab.training.compiled`).

@@ -137,6 +137,72 @@ def _ratio(answer: Any) -> None:
         raise AssertionError(f"you said {answer!r}; 10,000 sampled pairs give {sampled:.3f}")
 
 
+def _r1(fn: Any) -> None:
+    import torch
+
+    from ganlab.losses import r1_penalty
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 8), torch.nn.Softplus(),
+                              torch.nn.Linear(8, 1)).double()
+
+    def D(x: Any) -> Any:
+        return net(x).flatten()  # (B,) logits
+
+    x = torch.randn(5, 3, 2, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    got = _call(fn, D, x)
+    _close(got, r1_penalty(D, x), "my_r1(D, x) on a (5, 3, 2, 2) batch", rtol=1e-5, atol=1e-7)
+    if not getattr(got, "requires_grad", False):
+        raise AssertionError("my_r1's result has no graph to D's weights: D's update needs the "
+                             "penalty's gradient (create_graph=True)")
+
+
+def _critical_gamma(answer: Any) -> None:
+    # -gamma +- sqrt(gamma^2 - 1/4) is real from gamma^2 = 1/4 on (gamma > 0).
+    if not isinstance(answer, (int, float)) or abs(answer - 0.5) > 1e-6:
+        raise AssertionError(f"you said {answer!r}; at that gamma the eigenvalues are "
+                             + ("still complex" if isinstance(answer, (int, float))
+                                and abs(answer) < 0.5 else "not at the boundary"))
+
+
+def _checkerboard(fn: Any) -> None:
+    import torch
+
+    from ganlab.fieldguide import checkerboard_score
+
+    gen = torch.Generator().manual_seed(1)
+    i, j = torch.arange(8.0)[:, None], torch.arange(8.0)[None, :]
+    for x in (torch.randn(4, 3, 8, 8, generator=gen),
+              torch.randn(2, 1, 8, 8, generator=gen) + 0.3 * (-1.0) ** (i + j)):
+        _close(_call(fn, x), checkerboard_score(x), f"my_checkerboard_score on {tuple(x.shape)}",
+               rtol=1e-4, atol=1e-6)
+
+
+def _saturation(answer: Any) -> None:
+    import math
+
+    import torch
+
+    from ganlab.losses import minimax_g_loss, nonsaturating_g_loss
+
+    logit = torch.tensor([math.log(0.01 / 0.99)], requires_grad=True)  # D(G(z)) = 0.01
+    (g_mm,) = torch.autograd.grad(minimax_g_loss(logit), logit)
+    (g_ns,) = torch.autograd.grad(nonsaturating_g_loss(logit), logit)
+    _close(answer, (g_ns / g_mm).abs().item(), "the ratio of the two gradients", rtol=0.01,
+           atol=0.0)
+
+
+def _adam_step(answer: Any) -> None:
+    import torch
+
+    w = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.Adam([w], lr=1e-3)
+    w.grad = torch.tensor([1000.0])
+    opt.step()
+    _close(answer, w.detach().abs().item(), "the size of Adam's first step", rtol=1e-3,
+           atol=0.0)
+
+
 _SOFTPLUS = ("with D = sigmoid(l): -log D = softplus(-l) and -log(1 - D) = softplus(l); use "
              "torch.nn.functional.softplus on the logits and average over the batch")
 EXERCISES: dict[str, Exercise] = {e.id: e for e in (
@@ -180,6 +246,29 @@ EXERCISES: dict[str, Exercise] = {e.id: e for e in (
     Exercise("05.2", "05_latent_space", "how short the lerp midpoint is", ("my_ratio",),
              "|(z0 + z1) / 2|^2 = (|z0|^2 + 2 z0.z1 + |z1|^2) / 4; take expectations for "
              "independent N(0, I) vectors", _ratio),
+    Exercise("07.1", "07_r3gan", "the pairing losses", ("my_rp_d_loss", "my_rp_g_loss"),
+             "my_rp_d_loss(real_logits, fake_logits) = E[softplus(fake - real)] and "
+             "my_rp_g_loss(fake_logits, real_logits) = E[softplus(real - fake)], pair i with "
+             "pair i, averaged over the batch",
+             lambda fns: (_loss("relativistic_d")(fns[0]), _loss("relativistic_g")(fns[1]))),
+    Exercise("07.2", "07_r3gan", "R1 by hand", ("my_r1",),
+             "(grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True) with x a copy "
+             "that requires grad; square it, sum over every dimension but the batch, then "
+             "average over the batch", _r1),
+    Exercise("07.3", "07_r3gan", "critical damping", ("my_gamma",),
+             "the square root sqrt(gamma^2 - 1/4) is real when gamma^2 >= 1/4; take the "
+             "positive gamma where that starts", _critical_gamma),
+    Exercise("08.1", "08_failing_gans", "the checkerboard score by hand",
+             ("my_checkerboard_score",),
+             "remove each image's mean per channel, take |torch.fft.fft2(x)|^2, add the power at "
+             "(H/2, 0), (0, W/2) and (H/2, W/2) and divide by the total power, summed over the "
+             "whole batch", _checkerboard),
+    Exercise("08.2", "08_failing_gans", "how much the saturating loss loses", ("my_factor",),
+             "with D = sigmoid(l) the minimax gradient is -D and the non-saturating one "
+             "-(1 - D); divide them at D = 0.01", _saturation),
+    Exercise("08.3", "08_failing_gans", "Adam's first step", ("my_first_step",),
+             "after one step Adam's moment estimates, bias-corrected, are m = g and v = g^2, so "
+             "the step is lr * g / (|g| + eps)", _adam_step),
 )}
 
 

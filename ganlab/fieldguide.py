@@ -1,4 +1,4 @@
-"""When GANs fail: a field guide (the package side of notebook 08, being written).
+"""When GANs fail: a field guide (the package side of notebook 08).
 Each failure a learner meets, on purpose.
 
 Why it exists: a failing GAN rarely says what went wrong. Its samples, its losses, D(x) and

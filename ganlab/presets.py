@@ -294,7 +294,7 @@ def ring_collapse(model: str = "vanilla", profile: str | None = None,
     return config.replace(**overrides) if overrides else config
 
 
-# ------------------------------- the ring with R3GAN's loss (for notebook 07, being written)
+# ------------------------------- the ring with R3GAN's loss (notebook 07)
 # ring_collapse's setting with R3GAN's optimiser (Adam beta1 = 0, beta2 = 0.99, as the official
 # code) and half the steps (the notebook's time budget). gamma 1 for R1 and R2: the ring's modes
 # are 0.02 wide, and a smaller gamma (0.1, measured on seed 0) left the penalised runs collapsed.
@@ -304,7 +304,7 @@ RING_LOSSES = ("nonsaturating", "relativistic")
 
 def ring_penalties(loss: str = "relativistic", gamma: float = RING_GAMMA,
                    profile: str | None = None, **overrides: Any) -> RunConfig:
-    """The ring study of the R3GAN notebook (07, being written): :func:`ring_collapse`'s ring
+    """The ring study of notebook 07 (R3GAN): :func:`ring_collapse`'s ring
     and networks, trained with the regular GAN's ``"nonsaturating"`` loss or R3GAN's
     ``"relativistic"`` pairing loss, R1 and R2 of weight ``gamma`` (0: no penalty) and Adam with
     beta1 = 0, beta2 = 0.99.

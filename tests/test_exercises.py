@@ -33,6 +33,28 @@ def _bce_d(r: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
     return F.softplus(-r).mean() + F.softplus(f).mean()
 
 
+def _r1(D, x: torch.Tensor) -> torch.Tensor:
+    x = x.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
+    return (grad ** 2).reshape(x.shape[0], -1).sum(dim=1).mean()
+
+
+def _checkerboard_share(x: torch.Tensor) -> float:
+    # The DFT at (H/2, 0), (0, W/2), (H/2, W/2) as alternating sums; Parseval for the total.
+    x = x.double() - x.double().mean(dim=(-2, -1), keepdim=True)
+    H, W = x.shape[-2:]
+    si = torch.tensor([(-1.0) ** i for i in range(H)], dtype=torch.float64)[:, None]
+    sj = torch.tensor([(-1.0) ** j for j in range(W)], dtype=torch.float64)[None, :]
+    num = sum(((x * s).sum(dim=(-2, -1)) ** 2).sum() for s in (si, sj, si * sj))
+    return float(num / (H * W * (x ** 2).sum()))
+
+
+def _stride2_with_dc(x: torch.Tensor) -> float:
+    p = torch.fft.fft2(x.double()).abs() ** 2
+    H, W = x.shape[-2:]
+    return float((p[..., H // 2, 0] + p[..., 0, W // 2] + p[..., H // 2, W // 2]).sum() / p.sum())
+
+
 GRID = data.grid25(2500, seed=1)
 # Worked out by hand: a 64x64 ProGAN has 5 stages; stage 0 is 0-2000 images, stage 1 fades
 # 2000-3000 and is stable 3000-5000, stage 2 fades 5000-6000 (half way at 5500); in all
@@ -51,6 +73,13 @@ SOLUTIONS = {
     "04.4": (math.sqrt(2) / math.sqrt(64 * 3 * 3), 1.0 / math.sqrt(64)),
     "05.1": lambda z0, z1, t: (1 - t) * z0 + t * z1,
     "05.2": 0.5,  # E|z0 + z1|^2 / 4D = (D + 0 + D) / 4D
+    "07.1": (lambda r, f: -torch.log(torch.sigmoid(r - f)).mean(),
+             lambda f, r: -torch.log(torch.sigmoid(f - r)).mean()),
+    "07.2": _r1,
+    "07.3": 0.5,  # gamma^2 - 1/4 = 0
+    "08.1": _checkerboard_share,
+    "08.2": 99.0,  # (1 - D) / D at D = 0.01
+    "08.3": 1e-3,  # lr * g / (|g| + eps): lr for any |g| >> eps
 }
 # A typical mistake per exercise: the checker must say "not quite" with the hint.
 WRONG = {
@@ -61,6 +90,13 @@ WRONG = {
     "04.4": (math.sqrt(2) / math.sqrt(64), 1.0 / math.sqrt(64)),  # fan_in without the kernel
     "05.1": lambda z0, z1, t: t * z0 + (1 - t) * z1,
     "05.2": 1.0,
+    "07.1": (lambda r, f: F.softplus(r - f).mean(),  # the pair's difference the wrong way round
+             lambda f, r: F.softplus(r - f).mean()),
+    "07.2": lambda D, x: _r1(D, x).sqrt(),  # the norm, not its square
+    "07.3": 0.25,  # gamma^2 instead of gamma
+    "08.1": lambda x: _stride2_with_dc(x),  # the mean left in: the DC power joins the total
+    "08.2": 1 / 99,  # the ratio upside down
+    "08.3": 1.0,  # lr * g, SGD's step
 }
 
 
@@ -117,7 +153,8 @@ WITH_STARTERS = [e for e in sorted(EXERCISES) if _starter(e) is not NO_STARTER]
 
 def test_notebooks_hold_starter_code_for_their_exercises() -> None:
     # 02 and 03 describe their loss exercises in prose only; every other one has a starter cell.
-    assert {EXERCISES[e].notebook[:2] for e in WITH_STARTERS} == {"00", "01", "04", "05"}
+    assert {EXERCISES[e].notebook[:2] for e in WITH_STARTERS} == {"00", "01", "04", "05", "07",
+                                                                  "08"}
     assert len(WITH_STARTERS) == len(EXERCISES) - 2
 
 
