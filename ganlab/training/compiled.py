@@ -57,11 +57,14 @@ from ganlab.files import cache_dir as ganlab_cache_dir
 #
 # cpu-avx2, fp32: AMD EPYC (Zen 3, AVX2, 2 threads), torch 2.14.1, measured while the machine
 # was shared with other jobs (one thread, CPU time, rounds alternating): the compiled step was
-# slower than eager for every family (DCGAN 64 px, ProGAN 32 px, both MLPs). Profiled, the
+# slower than eager for every family (DCGAN 64 px, ProGAN 32 px, both MLPs). Profiled later on
+# the same kind of machine, idle (docs/bench/profile.md, 2026-12-07), ProGAN's and the MLP's
+# compiled steps were again slower, but DCGAN's was faster (2,323 ms against 2,601 ms, a few
+# steps each): the two measurements disagree for DCGAN, so it has no entry (auto stays eager)
+# until `ganlab bench --compile on` measures its break-even on an idle machine. Profiled, the
 # generated elementwise kernels took longer than PyTorch's own: on AVX2 they store the masks
 # that LeakyReLU's backward needs byte by byte, where eager saves no mask.
 BREAK_EVEN_STEPS: dict[tuple[str, str, str], int | None] = {
-    ("cpu-avx2", "dcgan", "fp32"): None,
     ("cpu-avx2", "progan", "fp32"): None,
     ("cpu-avx2", "mlp", "fp32"): None,
 }
