@@ -14,16 +14,27 @@ so that machine noise hits both alike:
 
 It also measures the machine's matrix-multiply peak in fp32 and bf16 and counts each training
 step's floating-point operations with ``torch.utils.flop_counter``, so every row says what share
-of the hardware a training step uses.
+of the hardware a training step uses, and the **ceiling**: the speed-up ganlab would reach if its
+step ran at 100% of the peak for its precision, which no implementation of the same algorithm
+can pass on this machine.
+
+With ``compile="on"`` a third loop, ganlab's Trainer with ``train.compile="on"``, joins the same
+rounds. Its compile time is measured twice, cold (an empty inductor cache) and from the cache (a
+second compile of the same graphs, as a resumed run does), as the time of its first steps minus
+as many steady steps; the **break-even** is the cold compile time over the seconds a compiled
+step saves, i.e. the steps after which compiling has paid for itself
+(:data:`ganlab.training.compiled.BREAK_EVEN_STEPS` records them per machine).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -114,8 +125,29 @@ def matmul_paths(dtype: torch.dtype, device: torch.device, n: int = 2048,
     """GFLOP/s of the ``n x n`` product per path: ``mm`` and, on a CPU, ``conv1x1`` (oneDNN).
 
     The paths alternate over ``rounds`` rounds; each path's rate is its best round's median, so
-    a noisy neighbour on a shared machine lowers one round, not the peak.
+    a noisy neighbour on a shared machine lowers one round, not the peak. A path so slow that
+    one ``n x n`` product would take over ten times ``min_seconds`` (and 5 s) is measured at
+    ``n / 4`` instead: BLAS's bf16 ``mm`` on a CPU without bf16 units takes over a minute at
+    n = 2048, where the peak is a few seconds' work.
     """
+    paths = _product_paths(dtype, device, n)
+    small = _product_paths(dtype, device, n // 4)
+    sizes = {}
+    for name, fn in small.items():
+        seconds = _median_seconds(fn, device, 0.0, runs=1)
+        sizes[name] = n if seconds * 64 < max(5.0, 10 * min_seconds) else n // 4
+    best = {name: 0.0 for name in paths}
+    for _ in range(rounds):
+        for name in paths:
+            fn = paths[name] if sizes[name] == n else small[name]
+            seconds = _median_seconds(fn, device, min_seconds / rounds)
+            best[name] = max(best[name], 2 * sizes[name] ** 3 / seconds / 1e9)
+    return best
+
+
+def _product_paths(dtype: torch.dtype, device: torch.device,
+                   n: int) -> dict[str, Callable[[], Any]]:
+    """The ``n x n`` by ``n x n`` product as BLAS ``mm`` and, on a CPU, a oneDNN 1x1 conv."""
     gen = torch.Generator().manual_seed(0)
     a = torch.randn(n, n, generator=gen).to(device=device, dtype=dtype)
     b = torch.randn(n, n, generator=gen).to(device=device, dtype=dtype)
@@ -129,20 +161,16 @@ def matmul_paths(dtype: torch.dtype, device: torch.device, n: int = 2048,
         x.copy_(b.T.reshape(1, n, h, n // h))
         w = a.reshape(n, n, 1, 1).contiguous(memory_format=torch.channels_last)
         paths["conv1x1"] = lambda: torch.nn.functional.conv2d(x, w)
-    best = {name: 0.0 for name in paths}
-    for _ in range(rounds):
-        for name, fn in paths.items():
-            seconds = _median_seconds(fn, device, min_seconds / rounds)
-            best[name] = max(best[name], 2 * n**3 / seconds / 1e9)
-    return best
+    return paths
 
 
-def _median_seconds(fn: Callable[[], Any], device: torch.device, min_seconds: float) -> float:
+def _median_seconds(fn: Callable[[], Any], device: torch.device, min_seconds: float,
+                    runs: int = 3) -> float:
     fn()  # warm-up: thread pool, kernel choice
     _sync(device)
     times: list[float] = []
     start = time.perf_counter()
-    while len(times) < 3 or (time.perf_counter() - start < min_seconds and len(times) < 50):
+    while len(times) < runs or (time.perf_counter() - start < min_seconds and len(times) < 50):
         t = time.perf_counter()
         fn()
         _sync(device)
@@ -250,63 +278,118 @@ class CaseResult:
     achieved_gflop_s: float
     share_fp32_peak: float
     share_bf16_peak: float
+    ceiling_speedup: float
     reference_times: list[float] = field(default_factory=list)
     ganlab_times: list[float] = field(default_factory=list)
+    compiled_img_per_s: float | None = None
+    compiled_speedup: float | None = None
+    compile_seconds: float | None = None
+    compile_seconds_cached: float | None = None
+    break_even_steps: float | None = None  # None: the compiled step was not faster
+    compiled_times: list[float] = field(default_factory=list)
 
 
-def bench_case(case: BenchCase, device: torch.device, rounds: int, round_seconds: float,
-               peaks: dict[str, float], amp: str | None = None,
-               num_workers: int = 2) -> CaseResult:
-    """Time one case: ganlab's Trainer and the reference loop, alternating, same process."""
-    config = case.config if amp is None else case.config.replace(train__amp=amp)
-    gen = torch.Generator().manual_seed(0)
-    images = torch.rand(case.data_size, *case.data_shape, generator=gen) * 2 - 1
+def _case_trainer(case: BenchCase, config: RunConfig, images: torch.Tensor,
+                  device: torch.device) -> Trainer:
     trainer = Trainer(config, device=device, data=TensorData(case.name, images), progress=False)
-    kwargs: dict[str, Any] = {}
     if config.arch.family == "progan":
         from ganlab.models.progan import total_images
 
         trainer.images_seen = total_images(config.arch)  # final stage, alpha 1, from here on
+    return trainer
+
+
+def _compiled_trainer(case: BenchCase, config: RunConfig, images: torch.Tensor,
+                      device: torch.device, warmup: int) -> tuple[Trainer, float, float]:
+    """A Trainer with ``compile="on"`` after its compiles, and the seconds of its first
+    ``warmup`` steps, cold (an empty cache) and cached (the same graphs compiled again)."""
+    import torch._dynamo
+
+    firsts = []
+    with tempfile.TemporaryDirectory(prefix="ganlab-bench-inductor-") as cache:
+        previous = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache
+        try:
+            for _ in range(2):  # cold, then from the cache
+                torch._dynamo.reset()
+                trainer = _case_trainer(case, config.replace(train__compile="on"), images, device)
+                firsts.append(_timed(lambda n, t=trainer: t.fit(t.step + n), warmup, device))
+        finally:
+            if previous is None:
+                os.environ.pop("TORCHINDUCTOR_CACHE_DIR", None)
+            else:
+                os.environ["TORCHINDUCTOR_CACHE_DIR"] = previous
+    return trainer, firsts[0], firsts[1]
+
+
+def bench_case(case: BenchCase, device: torch.device, rounds: int, round_seconds: float,
+               peaks: dict[str, float], amp: str | None = None,
+               num_workers: int = 2, compile: str = "off") -> CaseResult:
+    """Time one case: ganlab's Trainer and the reference loop (and, with ``compile="on"``,
+    the compiled Trainer), alternating, same process."""
+    config = case.config if amp is None else case.config.replace(train__amp=amp)
+    config = config.replace(train__compile="off")
+    gen = torch.Generator().manual_seed(0)
+    images = torch.rand(case.data_size, *case.data_shape, generator=gen) * 2 - 1
+    trainer = _case_trainer(case, config, images, device)
+    kwargs: dict[str, Any] = {}
+    if config.arch.family == "progan":
         kwargs = {"stage": config.arch.num_stages - 1, "alpha": 1.0}
     batch = trainer.phase().batch_size
     from ganlab.models import build
 
     torch.manual_seed(0)
     ref = ReferenceLoop(*build(config.arch), images, batch, device, kwargs, num_workers)
+    warmup = 3  # steps: the compiled loop compiles in them
+    compiled = None
     try:
-        def run_ganlab(n: int) -> None:
-            trainer.fit(trainer.step + n)
-
-        def run_ref(n: int) -> None:
-            for _ in range(n):
-                ref.step()
-
-        run_ganlab(2)  # warm-up: allocator, oneDNN/cuDNN kernel choice, DataLoader workers
-        run_ref(2)
-        per_step = min(_timed(run_ganlab, 1, device), _timed(run_ref, 1, device))
+        loops: dict[str, Callable[[int], None]] = {
+            "reference": lambda n: [ref.step() for _ in range(n)],
+            "ganlab": lambda n: trainer.fit(trainer.step + n),
+        }
+        for run in loops.values():
+            run(2)  # warm-up: allocator, oneDNN/cuDNN kernel choice, DataLoader workers
+        if compile == "on":
+            compiled, cold, cached = _compiled_trainer(case, config, images, device, warmup)
+            loops["compiled"] = lambda n: compiled.fit(compiled.step + n)
+        per_step = min(_timed(run, 1, device) for run in loops.values())
         steps = max(2, min(500, round(round_seconds / max(per_step, 1e-6))))
-        ours, theirs = [], []
+        times: dict[str, list[float]] = {name: [] for name in loops}
         for _ in range(rounds):
-            theirs.append(_timed(run_ref, steps, device))
-            ours.append(_timed(run_ganlab, steps, device))
+            for name, run in loops.items():
+                times[name].append(_timed(run, steps, device))
         flops = count_flops(trainer.train_step)
     finally:
         ref.close()
-    o, r = statistics.median(ours), statistics.median(theirs)
+    o, r = statistics.median(times["ganlab"]), statistics.median(times["reference"])
     achieved = flops * steps / o / 1e9
-    return CaseResult(
-        name=case.name, description=case.description, batch_size=batch,
-        precision=hardware.precision_name(trainer.amp_dtype), channels_last=trainer.channels_last,
-        steps_per_round=steps, rounds=rounds, reference_img_per_s=batch * steps / r,
-        ganlab_img_per_s=batch * steps / o, speedup=r / o, gflop_per_step=flops / 1e9,
-        achieved_gflop_s=achieved, share_fp32_peak=achieved / peaks["fp32"],
-        share_bf16_peak=achieved / peaks["bf16"], reference_times=theirs, ganlab_times=ours)
+    precision = hardware.precision_name(trainer.amp_dtype)
+    peak = peaks["bf16"] if trainer.amp_dtype == torch.bfloat16 else peaks["fp32"]
+    result = CaseResult(
+        name=case.name, description=case.description, batch_size=batch, precision=precision,
+        channels_last=trainer.channels_last, steps_per_round=steps, rounds=rounds,
+        reference_img_per_s=batch * steps / r, ganlab_img_per_s=batch * steps / o,
+        speedup=r / o, gflop_per_step=flops / 1e9, achieved_gflop_s=achieved,
+        share_fp32_peak=achieved / peaks["fp32"], share_bf16_peak=achieved / peaks["bf16"],
+        ceiling_speedup=(r / steps) / (flops / (peak * 1e9)),
+        reference_times=times["reference"], ganlab_times=times["ganlab"])
+    if compiled is not None:
+        c = statistics.median(times["compiled"])
+        step_c, saved = c / steps, (o - c) / steps
+        result.compiled_img_per_s = batch * steps / c
+        result.compiled_speedup = r / c
+        result.compile_seconds = max(0.0, cold - warmup * step_c)
+        result.compile_seconds_cached = max(0.0, cached - warmup * step_c)
+        result.break_even_steps = result.compile_seconds / saved if saved > 0 else None
+        result.compiled_times = times["compiled"]
+    return result
 
 
 def run_bench(quick: bool = False, device: str = "auto", amp: str | None = None,
               cases: list[str] | None = None, rounds: int | None = None,
               round_seconds: float | None = None, num_workers: int = 2,
-              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+              progress: Callable[[str], None] | None = None,
+              compile: str = "off") -> dict[str, Any]:
     """Run the bench and return its report (a JSON-serialisable dict)."""
     dev = resolve_device(device)
     all_cases = standard_cases(quick)
@@ -328,7 +411,8 @@ def run_bench(quick: bool = False, device: str = "auto", amp: str | None = None,
     results = []
     for case in all_cases:
         say(f"{case.name}: {case.description} ...")
-        results.append(bench_case(case, dev, rounds, round_seconds, peaks, amp, num_workers))
+        results.append(bench_case(case, dev, rounds, round_seconds, peaks, amp, num_workers,
+                                  compile))
     return {
         "ganlab_bench": 1,
         "quick": quick,
@@ -340,10 +424,33 @@ def run_bench(quick: bool = False, device: str = "auto", amp: str | None = None,
         "python": platform.python_version(),
         "reference": f"seed 001's loop: DataLoader ({num_workers} workers), Sigmoid + BCELoss, "
                      "separate real/fake backward, .item() every step",
+        "compile": compile,
         "matmul_gflop_s": peaks,
         "matmul_paths_gflop_s": paths,
         "cases": [dataclasses.asdict(r) for r in results],
     }
+
+
+def ceiling(case: dict[str, Any]) -> float:
+    """The speed-up at 100% of the peak of the case's precision (reports older than the field
+    have what it takes: the speed-up over the share of that peak)."""
+    if case.get("ceiling_speedup"):
+        return case["ceiling_speedup"]
+    share = case["share_bf16_peak"] if "bf16" in case["precision"] else case["share_fp32_peak"]
+    return case["speedup"] / share
+
+
+def _compile_line(c: dict[str, Any]) -> str:
+    if c.get("compiled_img_per_s") is None:
+        return ""
+    be = c["break_even_steps"]
+    repaid = (f"repaid after {be:,.0f} steps" if be is not None
+              else "never repaid: the compiled step is not faster")
+    return (f"  {c['name']}: compiled {c['compiled_img_per_s']:,.0f} im/s "
+            f"({c['compiled_speedup']:.2f}x the reference, "
+            f"{c['compiled_img_per_s'] / c['ganlab_img_per_s']:.2f}x eager); compile "
+            f"{c['compile_seconds']:.1f} s cold, {c['compile_seconds_cached']:.1f} s from the "
+            f"cache; {repaid}")
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -359,17 +466,22 @@ def format_report(report: dict[str, Any]) -> str:
         f"reference: {report['reference']}",
         "",
         f"{'case':10s} {'precision':>13s} {'reference':>11s} {'ganlab':>10s} {'speed-up':>8s} "
-        f"{'GFLOP/step':>10s} {'GFLOP/s':>8s} {'fp32 peak':>9s} {'bf16 peak':>9s}",
+        f"{'ceiling':>7s} {'GFLOP/step':>10s} {'GFLOP/s':>8s} {'fp32 peak':>9s} "
+        f"{'bf16 peak':>9s}",
     ]
     for c in report["cases"]:
         lines.append(
             f"{c['name']:10s} {c['precision']:>13s} {c['reference_img_per_s']:>7,.0f} im/s "
-            f"{c['ganlab_img_per_s']:>6,.0f} im/s {c['speedup']:>7.2f}x "
+            f"{c['ganlab_img_per_s']:>6,.0f} im/s {c['speedup']:>7.2f}x {ceiling(c):>6.2f}x "
             f"{c['gflop_per_step']:>10.2f} {c['achieved_gflop_s']:>8.1f} "
             f"{100 * c['share_fp32_peak']:>8.0f}% {100 * c['share_bf16_peak']:>8.0f}%")
     lines.append("")
+    lines.append("ceiling: the speed-up at 100% of the precision's matmul peak (the same FLOPs)")
     lines += [f"  {c['name']}: {c['description']}; {c['rounds']} rounds of "
               f"{c['steps_per_round']} steps, medians" for c in report["cases"]]
+    compiled = [_compile_line(c) for c in report["cases"] if _compile_line(c)]
+    if compiled:
+        lines += ["", "torch.compile (train.compile='on'), in the same rounds:", *compiled]
     return "\n".join(lines)
 
 
@@ -380,20 +492,33 @@ def format_markdown(report: dict[str, Any], command: str) -> str:
     machine = (report["device_name"] if report["device"].startswith("cuda") else
                f"{cpu['name']} ({cpu['architecture']}, {cpu['capability']}, {units}, "
                f"{cpu['threads']} threads)")
+    compiled = any(c.get("compiled_img_per_s") is not None for c in report["cases"])
+    head = ("| case | precision | seed-001 loop | ganlab | speed-up | ceiling | GFLOP/s "
+            "| of fp32 peak | of bf16 peak |")
+    rule = "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    if compiled:
+        head += " compiled | compile (cold / cached) | break-even |"
+        rule += " ---: | ---: | ---: |"
     lines = [
         f"`{command}` on {machine}, torch {report['torch']}; matmul peak fp32 "
         f"{peaks['fp32']:,.0f} GFLOP/s, bf16 {peaks['bf16']:,.0f} GFLOP/s.",
         "",
-        "| case | precision | seed-001 loop | ganlab | speed-up | GFLOP/s | of fp32 peak "
-        "| of bf16 peak |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        head,
+        rule,
     ]
     for c in report["cases"]:
-        lines.append(
-            f"| {c['description']} | {c['precision']} | {c['reference_img_per_s']:,.0f} img/s "
-            f"| {c['ganlab_img_per_s']:,.0f} img/s | {c['speedup']:.2f}x "
-            f"| {c['achieved_gflop_s']:,.0f} | {100 * c['share_fp32_peak']:.0f}% "
-            f"| {100 * c['share_bf16_peak']:.0f}% |")
+        row = (f"| {c['description']} | {c['precision']} | {c['reference_img_per_s']:,.0f} img/s "
+               f"| {c['ganlab_img_per_s']:,.0f} img/s | {c['speedup']:.2f}x "
+               f"| {ceiling(c):.2f}x | {c['achieved_gflop_s']:,.0f} "
+               f"| {100 * c['share_fp32_peak']:.0f}% | {100 * c['share_bf16_peak']:.0f}% |")
+        if compiled and c.get("compiled_img_per_s") is not None:
+            be = c["break_even_steps"]
+            row += (f" {c['compiled_img_per_s']:,.0f} img/s ({c['compiled_speedup']:.2f}x) "
+                    f"| {c['compile_seconds']:.0f} s / {c['compile_seconds_cached']:.0f} s "
+                    f"| {'never' if be is None else f'{be:,.0f} steps'} |")
+        elif compiled:
+            row += " | | |"
+        lines.append(row)
     return "\n".join(lines)
 
 

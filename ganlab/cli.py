@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ganlab.config import LOSSES
+from ganlab.config import COMPILE_MODES, LOSSES
 from ganlab.profiles import PROFILES
 
 TRAINABLE = ("vanilla", "dcgan", "lsgan", "progan", "r3gan")
@@ -43,6 +43,7 @@ with --resume the run keeps the settings it was started with:
   extended:       --steps (the new total; the one option that makes a run longer)
   applied, and said in one line when they differ from the run's:
                   --amp (precision of the remaining steps, e.g. --amp off after a NaN),
+                  --compile (whether the remaining steps run compiled),
                   --data-root, --download (where the data is, whether it may be fetched)
   this session only: --device, --gif, --no-progress
   refused with an error naming the option, unless they repeat the run's own values:
@@ -166,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--amp", choices=("auto", "off", "bf16", "fp16"),
                    help="mixed precision: auto (the default: bf16 where the CPU or GPU has it), "
                    "off, bf16, fp16")
+    t.add_argument("--compile", choices=COMPILE_MODES,
+                   help="torch.compile G's and D's training passes: auto (the default: only where "
+                   "it was measured to repay its compile time within the run), on, off")
     t.add_argument("--sync-bn", action="store_true", default=None,
                    help="under torchrun on GPUs: BatchNorm statistics over the global batch "
                    "(torch.nn.SyncBatchNorm), not per process")
@@ -204,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--cases", nargs="+", metavar="CASE", help="only these cases (dcgan64, "
                    "progan32, progan64, vanilla28, vanilla2d)")
     b.add_argument("--rounds", type=_positive, help="alternating rounds (default 5; quick 1)")
+    b.add_argument("--compile", choices=("off", "on"), default="off",
+                   help="on: also time ganlab with torch.compile (a third loop in the same "
+                   "rounds) and report its compile time, cold and from the cache, and the steps "
+                   "it takes to repay it (default off)")
 
     i = sub.add_parser("info", help="show a run's config and progress")
     i.add_argument("run_dir", type=Path)
@@ -257,6 +265,8 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201 - a ganlab.confi
         overrides["train__steps"] = args.steps
     if args.amp:
         overrides["train__amp"] = args.amp
+    if args.compile:
+        overrides["train__compile"] = args.compile
     if args.loss:
         overrides["loss__name"] = args.loss
     for name in ("lr_g", "lr_d", "ema", "augment"):
@@ -346,7 +356,7 @@ def _resumed_config(args: argparse.Namespace, saved):  # noqa: ANN001, ANN202 - 
         # The config a new run with these options would get, compared field by field.
         fresh_args = copy.copy(args)
         fresh_args.data = args.data or saved.data.name
-        fresh_args.steps, fresh_args.amp = None, None
+        fresh_args.steps, fresh_args.amp, fresh_args.compile = None, None, None
         # What a resume may change is decided in ganlab.training.rundir, for the API and here.
         _, refused = resume_changes(saved, config_from_args(fresh_args))
         changed = {f: (old, new) for f, old, new in refused}
@@ -374,6 +384,8 @@ def _resumed_config(args: argparse.Namespace, saved):  # noqa: ANN001, ANN202 - 
         changes["train__steps"] = args.steps
     if args.amp:
         changes["train__amp"] = args.amp
+    if args.compile:
+        changes["train__compile"] = args.compile
     if args.data_root is not None:
         changes["data__root"] = args.data_root
     if args.download:
@@ -513,7 +525,7 @@ def _bench(args: argparse.Namespace) -> int:
     from ganlab import bench
 
     bench.main(quick=args.quick, json_path=args.json, device=args.device, amp=args.amp,
-               cases=args.cases, rounds=args.rounds)
+               cases=args.cases, rounds=args.rounds, compile=args.compile)
     return 0
 
 

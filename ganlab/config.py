@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 MODELS = ("vanilla", "dcgan", "lsgan", "progan", "r3gan")
 LOSSES = ("minimax", "nonsaturating", "least_squares", "wgan_gp", "relativistic")
 AMP_MODES = ("auto", "off", "bf16", "fp16")
+COMPILE_MODES = ("auto", "on", "off")  # TrainConfig.compile (see ganlab.training.compiled)
 CONFIG_VERSION = 1  # written as "version" in config.json; a newer one is refused, not guessed at
 
 
@@ -340,6 +341,9 @@ class TrainConfig:
     ``d_batches``: how a D step shows D its real and fake batches: ``"separate"`` (two calls, one
     all-real and one all-fake batch, as ganhacks advises) or ``"joint"`` (one call on the two
     concatenated, so D's batch-norm statistics mix real and fake; notebook 08 measures it).
+    ``compile``: ``torch.compile`` G's and D's training passes: ``on``, ``off``, or ``auto``
+    (the default), which compiles only where it was measured to pay for itself within a run of
+    ``steps`` steps (see :mod:`ganlab.training.compiled`).
     """
 
     steps: int = 1000
@@ -362,8 +366,12 @@ class TrainConfig:
     augment: str = ""
     optimizer: str = "adam"
     d_batches: str = "separate"
+    compile: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.compile not in COMPILE_MODES:
+            raise ValueError(f"TrainConfig.compile must be one of {', '.join(COMPILE_MODES)}, "
+                             f"got {self.compile!r}")
         if self.d_batches not in D_BATCHES:
             raise ValueError(f"TrainConfig.d_batches must be one of {', '.join(D_BATCHES)} (how D "
                              f"sees a step's real and fake batches), got {self.d_batches!r}")

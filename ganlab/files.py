@@ -144,3 +144,16 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+CACHE_ENV = "GANLAB_CACHE"
+
+
+def cache_dir() -> Path:
+    """Where ganlab caches what it builds on this machine (judges trained for the metrics,
+    compiled training steps): ``$GANLAB_CACHE``, else ``$XDG_CACHE_HOME/ganlab``, else
+    ``~/.cache/ganlab``."""
+    if os.environ.get(CACHE_ENV, "").strip():
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME", "").strip() or Path.home() / ".cache"
+    return Path(base) / "ganlab"

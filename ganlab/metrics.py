@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganlab.data import GaussianMixture
+from ganlab.files import CACHE_ENV, cache_dir  # noqa: F401 - cache_dir is part of this API
 
 
 @dataclass(frozen=True)
@@ -302,7 +303,6 @@ def shape_calibration(resolution: int = 32, classifier: nn.Module | None = None,
 # ---------------------------------------------------------------- digit recognition
 DIGIT_CLASSES = 10  # the judge's class 10 is "not a clean digit"
 DIGIT_JUDGE_VERSION = 1  # bump when the judge's network or training changes: renames the cache
-CACHE_ENV = "GANLAB_CACHE"
 
 
 @dataclass(frozen=True)
@@ -454,15 +454,6 @@ def train_digit_judge(steps: int = 1000, seed: int = 0, batch_size: int = 128,
             opt.step()
             schedule.step()
     return model.eval().requires_grad_(False)
-
-
-def cache_dir() -> Path:
-    """Where ganlab caches what it trains for its metrics: ``$GANLAB_CACHE``, else
-    ``$XDG_CACHE_HOME/ganlab``, else ``~/.cache/ganlab``."""
-    if os.environ.get(CACHE_ENV, "").strip():
-        return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME", "").strip() or Path.home() / ".cache"
-    return Path(base) / "ganlab"
 
 
 _JUDGES: dict[tuple[str, int, int], DigitJudge] = {}

@@ -44,6 +44,7 @@ def dcgan_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (["--help"], ["train", "sample", "info"]),
         (["train", "--help"], ["--data", "--steps", "--out", "--profile", "--device", "--resume",
                                "--seed", "--batch-size", "--resolution", "--loss", "--amp",
+                               "--compile",
                                "--download", "--data-root", "--gif", "--no-progress",
                                "vanilla", "dcgan", "lsgan", "progan", "r3gan",
                                "relativistic", "loss.r1_weight"]),
@@ -466,7 +467,8 @@ def test_train_help_documents_each_option_under_resume(capsys: pytest.CaptureFix
     assert code == 0
     text = " ".join(out.split())
     section = text[text.index("with --resume the run keeps"):]
-    for option in ("--steps", "--amp", "--data-root", "--download", "--device", "--gif",
+    for option in ("--steps", "--amp", "--compile", "--data-root", "--download", "--device",
+                   "--gif",
                    "--no-progress", "--data", "--profile", "--resolution", "--loss",
                    "--batch-size", "--seed"):
         assert option in section, option
@@ -583,6 +585,27 @@ def test_train_sets_learning_rates_and_ema(tmp_path: Path,
     assert code == 0, err
     train = json.loads((out / "config.json").read_text())["train"]
     assert (train["lr_g"], train["lr_d"], train["ema"]) == (1e-3, 5e-4, 0.9)
+
+
+def test_train_sets_compile_and_a_resume_may_change_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    code, _, err = run_cli(["train", "dcgan", "--profile", "tiny", "--steps", 2, "--out", out,
+                            "--compile", "off", "--no-progress"], capsys)
+    assert code == 0, err
+    assert json.loads((out / "config.json").read_text())["train"]["compile"] == "off"
+    code, out_text, err = run_cli(["train", "dcgan", "--resume", "--out", out, "--steps", 3,
+                                   "--compile", "auto", "--no-progress"], capsys)
+    assert code == 0, err
+    assert "resume: train.compile changed from 'off' to 'auto'" in out_text + err
+    assert json.loads((out / "config.json").read_text())["train"]["compile"] == "auto"
+
+
+def test_train_refuses_an_unknown_compile_mode(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(["train", "dcgan", "--out", tmp_path / "r", "--compile", "maybe"],
+                           capsys)
+    assert code == 2 and "invalid choice: 'maybe'" in err
 
 
 def test_train_sets_the_augmentation_policy(tmp_path: Path,

@@ -107,6 +107,7 @@ def test_points_cannot_train_with_convolutional_models() -> None:
         (lambda: TrainConfig(ema=1.0), ["ema"]),
         (lambda: TrainConfig(reuse_fakes="yes"), ["reuse_fakes", "yes"]),
         (lambda: TrainConfig(amp="fp8"), ["amp", "fp8"]),
+        (lambda: TrainConfig(compile="yes"), ["compile", "'yes'", "auto, on, off"]),
         (lambda: TrainConfig(seed=-2), ["seed"]),
         (lambda: LossConfig(name="hinge"), ["hinge", "nonsaturating", "least_squares"]),
         (lambda: DataConfig(name="imagenet"), ["imagenet", "digits", "mnist"]),

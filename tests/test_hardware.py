@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -167,3 +168,13 @@ def test_auto_without_bf16_units_is_fp32_for_every_model(monkeypatch: pytest.Mon
     monkeypatch.setattr(hardware, "cpu_bf16_units", lambda: ())
     for model, data in (("dcgan", "shapes"), ("vanilla", "ring8")):
         assert autocast_dtype(preset(model, data, profile="tiny"), torch.device("cpu")) is None
+
+
+def test_cpu_flags_are_the_speed_flags_of_proc_cpuinfo() -> None:
+    flags = hardware.cpu_flags()
+    assert set(flags) <= set(hardware.SPEED_FLAGS)
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        line = next(x for x in cpuinfo.read_text().splitlines() if x.startswith("flags"))
+        listed = set(line.split(":", 1)[1].split())
+        assert set(flags) == listed & set(hardware.SPEED_FLAGS)

@@ -46,9 +46,10 @@ except ImportError:  # Windows
 
 LOCK_NAME = ".lock"
 
-# What a resumed run may change: its length, its precision and where its data lives. Everything
-# else (model, data set, loss, batch size, seed, ...) defines the run and is refused.
-RESUMABLE_CHANGES = ("train.steps", "train.amp", "data.root", "data.download")
+# What a resumed run may change: its length, its precision, whether it compiles and where its
+# data lives. Everything else (model, data set, loss, batch size, seed, ...) defines the run and
+# is refused.
+RESUMABLE_CHANGES = ("train.steps", "train.amp", "train.compile", "data.root", "data.download")
 
 STATE_KEYS = ("config", "G", "D", "opt_G", "opt_D", "scaler", "step", "images_seen", "rng")
 

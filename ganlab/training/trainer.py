@@ -34,7 +34,7 @@ from ganlab.config import RunConfig
 from ganlab.data import TensorData, load_config
 from ganlab.losses import GANLoss
 from ganlab.models import build
-from ganlab.training import devices, rundir
+from ganlab.training import compiled, devices, rundir
 from ganlab.training.devices import (
     autocast_dtype,
     check_batches,
@@ -408,6 +408,7 @@ class Trainer(Diagnostics):
             raise ValueError(f"this run has already done {self.step} steps; ask for at least that "
                              f"many (got steps={total})")
         self._check_open()
+        compiled.prepare(self, total)  # train.compile: G's and D's passes compiled, or eager
         self.G.train()
         self.D.train()
         stop = _StopFlag()
