@@ -14,6 +14,8 @@ A run directory (``--out``) holds ``config.json``, ``checkpoint.pt`` (both writt
 - **What a resumed run may change** is :data:`RESUMABLE_CHANGES`, applied by
   :func:`resume_changes` for ``Trainer(..., resume=True)`` and ``ganlab train --resume`` alike.
 - **Reading a run back**: :func:`load_run` rebuilds G and D from the directory alone.
+- **Ctrl-C** (:class:`StopFlag`): ``Trainer.fit`` stops at the end of a step and saves, so the
+  checkpoint is never half-updated.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ import errno
 import json
 import os
 import shutil
+import signal
 import socket
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -406,3 +410,26 @@ def load_run(run_dir: str | Path, device: str | torch.device | None = "cpu",
         raise mismatch(path, err) from None
     return LoadedRun(config, G.to(dev).eval(), D.to(dev).eval(), int(state["step"]),
                      int(state["images_seen"]), list(state.get("history", [])))
+
+
+class StopFlag:
+    """Turns SIGINT into a flag that ``Trainer.fit`` checks between steps, so a run stops at a
+    step's end with its checkpoint saved, never half-updated; a second Ctrl-C stops at once."""
+
+    def __init__(self) -> None:
+        self.set = False
+        self._previous: Any = None
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.set:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self.set = True
+
+    def __enter__(self) -> StopFlag:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)

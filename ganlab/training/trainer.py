@@ -14,8 +14,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import random
-import signal
-import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable
@@ -411,7 +409,7 @@ class Trainer(Diagnostics):
         compiled.prepare(self, total)  # train.compile: G's and D's passes compiled, or eager
         self.G.train()
         self.D.train()
-        stop = _StopFlag()
+        stop = rundir.StopFlag()
         sums: dict[str, torch.Tensor] = {}
         count = 0
         start = time.perf_counter()
@@ -583,26 +581,3 @@ class Trainer(Diagnostics):
                                else state["rng_ranks"][self.dist.rank])
         except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as err:
             raise rundir.mismatch(state["path"], err) from None
-
-
-class _StopFlag:
-    """Turns SIGINT into a flag checked between steps, so a checkpoint is never half-updated."""
-
-    def __init__(self) -> None:
-        self.set = False
-        self._previous: Any = None
-
-    def _handler(self, signum: int, frame: Any) -> None:
-        if self.set:  # a second Ctrl-C stops at once
-            raise KeyboardInterrupt
-        self.set = True
-
-    def __enter__(self) -> _StopFlag:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-
