@@ -27,6 +27,13 @@ COMPILE_MODES = ("auto", "on", "off")  # TrainConfig.compile (see ganlab.trainin
 CONFIG_VERSION = 1  # written as "version" in config.json; a newer one is refused, not guessed at
 
 
+def _check_choice(setting: str, value: Any, choices: tuple[str, ...], what: str = "") -> None:
+    """A clear error for a setting outside its choices: ``setting`` names it, ``what`` says what
+    it decides (with a leading space and in parentheses)."""
+    if value not in choices:
+        raise ValueError(f"{setting} must be one of {', '.join(choices)}{what}, got {value!r}")
+
+
 def _positive_int(owner: str, name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(f"{owner}.{name} must be a positive integer, got {value!r}")
@@ -137,12 +144,10 @@ class DCGANConfig:
     upsample: str = "transpose"
 
     def __post_init__(self) -> None:
-        if self.upsample not in UPSAMPLINGS:
-            raise ValueError(f"DCGANConfig.upsample must be one of {', '.join(UPSAMPLINGS)} (how G "
-                             f"doubles its resolution), got {self.upsample!r}")
-        if self.batch_norm not in BATCH_NORM_PLACES:
-            raise ValueError(f"DCGANConfig.batch_norm must be one of {', '.join(BATCH_NORM_PLACES)}"
-                             f" (the networks that normalize), got {self.batch_norm!r}")
+        _check_choice("DCGANConfig.upsample", self.upsample, UPSAMPLINGS,
+                      " (how G doubles its resolution)")
+        _check_choice("DCGANConfig.batch_norm", self.batch_norm, BATCH_NORM_PLACES,
+                      " (the networks that normalize)")
         if self.resolution not in self.resolutions:
             raise ValueError(
                 f"DCGAN supports resolutions {self.resolutions}, got {self.resolution}; "
@@ -369,15 +374,10 @@ class TrainConfig:
     compile: str = "auto"
 
     def __post_init__(self) -> None:
-        if self.compile not in COMPILE_MODES:
-            raise ValueError(f"TrainConfig.compile must be one of {', '.join(COMPILE_MODES)}, "
-                             f"got {self.compile!r}")
-        if self.d_batches not in D_BATCHES:
-            raise ValueError(f"TrainConfig.d_batches must be one of {', '.join(D_BATCHES)} (how D "
-                             f"sees a step's real and fake batches), got {self.d_batches!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"TrainConfig.optimizer must be one of {', '.join(OPTIMIZERS)}, got "
-                             f"{self.optimizer!r}")
+        _check_choice("TrainConfig.compile", self.compile, COMPILE_MODES)
+        _check_choice("TrainConfig.d_batches", self.d_batches, D_BATCHES,
+                      " (how D sees a step's real and fake batches)")
+        _check_choice("TrainConfig.optimizer", self.optimizer, OPTIMIZERS)
         for name in ("steps", "batch_size", "n_critic", "log_every", "sample_every",
                      "checkpoint_every", "n_samples"):
             _positive_int("TrainConfig", name, getattr(self, name))
