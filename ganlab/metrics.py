@@ -585,3 +585,86 @@ def digit_calibration(judge: nn.Module | None = None, resolution: int = 28,
     noise = torch.rand(real.shape, generator=torch.Generator().manual_seed(77)) * 2 - 1
     cases = {"real": real, "blurred": gaussian_blur(real, blur_sigma * scale), "noise": noise}
     return {name: digit_recognition(x, judge, threshold) for name, x in cases.items()}
+
+
+# ---------------------------------------------------------------- recognition against real data
+JUDGED_DATA = ("shapes", "mnist-5k")  # the data sets whose judge reads single images
+
+
+@dataclass(frozen=True)
+class VersusReal:
+    """A judge's reading of generated samples beside the same judge's reading of held-out real
+    data at the same resolution: a share of real (``of_real``) of 1 means "as recognisable as
+    the data", whatever the judge's own strictness."""
+
+    data: str
+    samples: ShapeRecognition | DigitRecognition
+    real: ShapeRecognition | DigitRecognition
+    resolution: int  # the samples' resolution, at which the real data was read too
+
+    @property
+    def share(self) -> float:
+        return _recognised(self.samples)
+
+    @property
+    def real_share(self) -> float:
+        return _recognised(self.real)
+
+    @property
+    def of_real(self) -> float:
+        """``share / real_share``; nan when the judge recognises no real image."""
+        return self.share / self.real_share if self.real_share > 0 else math.nan
+
+    def __str__(self) -> str:
+        what = "shapes" if self.data == "shapes" else "digits"
+        return (f"{self.samples}; {self.of_real:.2f} of real (held-out real {what} at "
+                f"{self.resolution} px: {100 * self.real_share:.1f}%)")
+
+
+def _recognised(r: ShapeRecognition | DigitRecognition) -> float:
+    return r.recognised if isinstance(r, ShapeRecognition) else r.confident
+
+
+_LEAST = {"shapes": 32, "mnist-5k": 8}
+
+
+def recognisable(data: str, resolution: int) -> bool:
+    """Whether :func:`recognition_vs_real` can read ``data`` images at ``resolution`` px."""
+    return data in JUDGED_DATA and resolution >= _LEAST[data]
+
+
+_REAL_READINGS: dict[tuple[str, int], ShapeRecognition | DigitRecognition] = {}
+
+
+def recognition_vs_real(samples: torch.Tensor, data: str) -> VersusReal:
+    """The course judge's recognition of ``samples`` beside its recognition of real data.
+
+    ``data`` is ``"shapes"`` (samples (N, 3, R, R): the shipped 32 px shape judge, larger
+    images averaged down to 32 px first, against 1,000 held-out real shapes) or ``"mnist-5k"``
+    (samples (N, 1, R, R): the digit judge, against the 1,000 held-out ``mnist-5k`` digits at R
+    px). Samples in [-1, 1]; :func:`recognisable` says which resolutions can be read.
+    """
+    if data not in JUDGED_DATA:
+        raise ValueError(f"no recognising judge for data set {data!r}; there is one for "
+                         f"{', '.join(JUDGED_DATA)}")
+    if not isinstance(samples, torch.Tensor) or samples.ndim != 4:
+        got = tuple(samples.shape) if isinstance(samples, torch.Tensor) else type(samples).__name__
+        raise ValueError(f"expected images (N, C, R, R) in [-1, 1], got {got}")
+    x = samples.detach().float().cpu()
+    resolution = x.shape[-1]
+    if not recognisable(data, resolution):
+        raise ValueError(f"the {data} judge reads images of at least {_LEAST[data]} px, got "
+                         f"{resolution} px")
+    if data == "shapes":
+        if resolution > 32:
+            x = F.interpolate(x, size=32, mode="area")
+        read = shape_recognition(x, shape_classifier(32))
+        key = ("shapes", 32)
+        if key not in _REAL_READINGS:
+            _REAL_READINGS[key] = shape_calibration(32)["real"]
+    else:
+        read = digit_recognition(x)
+        key = ("mnist-5k", resolution)
+        if key not in _REAL_READINGS:
+            _REAL_READINGS[key] = digit_calibration(resolution=resolution)["real"]
+    return VersusReal(data, read, _REAL_READINGS[key], resolution)

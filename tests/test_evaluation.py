@@ -444,3 +444,18 @@ def test_the_protocol_names_a_mixture_in_another_geometry() -> None:
         "ring8 size 100 seed 0 (training set)"
     wide = evaluation.describe_data(DataConfig("ring8", radius=2.0, std=0.02), 100)
     assert wide == "ring8 size 100 seed 0 radius 2 std 0.02 (training set)"
+
+
+def test_evaluate_reports_recognition_as_a_share_of_real_beside_the_floors() -> None:
+    train = data.shapes(32, 600, seed=0)
+    fresh = data.shapes(32, 200, seed=321).data
+    blurred = metrics.gaussian_blur(fresh, 1.5)
+    good, bad = (evaluate(x, train, n=200, swd=False) for x in (fresh, blurred))
+    real = metrics.shape_calibration(32)["real"].recognised
+    for r in (good, bad):
+        assert r.floors["recognised"] == real and r.floors["of_real"] == 1.0
+        assert r.of_real == pytest.approx(r.scores["recognised"] / real)
+        assert "judge: " in r.table() and "of real" in r.table()
+    assert good.of_real > 0.95 and bad.of_real < 0.5
+    assert evaluate(data.shapes(16, 400, seed=0).data[:200], data.shapes(16, 400, seed=1),
+                    n=200, swd=False).of_real is None  # no judge reads 16 px shapes

@@ -400,3 +400,45 @@ def test_judge_is_cached_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     for pa, pb in zip(first.state_dict().values(), retrained.state_dict().values()):
         assert torch.equal(pa, pb)
     assert torch.load(path, weights_only=True)["format"] == "ganlab-digit-judge"
+
+
+# ---------------------------------------------------------------- recognition against real data
+def test_recognition_vs_real_divides_by_the_same_judge_on_real_shapes() -> None:
+    fresh = data.shapes(32, 400, seed=5).data  # real shapes neither the judge nor seed 77 hold
+    vs = metrics.recognition_vs_real(fresh, "shapes")
+    real = metrics.shape_calibration(32)["real"].recognised
+    assert vs.real_share == real and vs.share == metrics.shape_recognition(fresh).recognised
+    assert vs.of_real == pytest.approx(vs.share / real)
+    assert 0.95 < vs.of_real < 1.02  # fresh real data is as recognisable as held-out data
+    noise = torch.rand(400, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    assert metrics.recognition_vs_real(noise, "shapes").of_real == 0.0
+    text = str(vs)
+    assert "of real" in text and "held-out real shapes at 32 px" in text
+
+
+def test_recognition_vs_real_reads_larger_shapes_averaged_down_to_32_px() -> None:
+    big = data.shapes(64, 300, seed=5).data
+    vs = metrics.recognition_vs_real(big, "shapes")
+    small = metrics.shape_recognition(F.interpolate(big, size=32, mode="area"))
+    assert vs.share == small.recognised and vs.resolution == 64
+    assert vs.of_real > 0.95
+
+
+def test_recognition_vs_real_of_the_held_out_digits_is_exactly_one() -> None:
+    ds = data.mnist5k(32)
+    _, held = metrics.mnist5k_split(ds.labels)
+    vs = metrics.recognition_vs_real(ds.tensors()[held], "mnist-5k")
+    assert vs.of_real == 1.0 and vs.real_share == vs.share
+    assert vs.real.num_samples == 1000 and vs.resolution == 32
+
+
+def test_recognition_vs_real_errors() -> None:
+    with pytest.raises(ValueError, match="at least 32 px"):
+        metrics.recognition_vs_real(torch.zeros(4, 3, 16, 16), "shapes")
+    with pytest.raises(ValueError, match="no recognising judge for data set 'ring8'"):
+        metrics.recognition_vs_real(torch.zeros(4, 2), "ring8")
+    with pytest.raises(ValueError, match=r"expected images \(N, C, R, R\)"):
+        metrics.recognition_vs_real(torch.zeros(4, 32, 32), "mnist-5k")
+    assert metrics.recognisable("mnist-5k", 28) and not metrics.recognisable("shapes", 16)
+    nothing = metrics.ShapeRecognition(0.0, {}, 1.0, 10)
+    assert math.isnan(metrics.VersusReal("shapes", nothing, nothing, 32).of_real)
