@@ -58,7 +58,9 @@ def score(trainer: Any) -> dict[str, Any]:
     tail = history[-max(1, len(history) // 4):]
     return {"confident": r.confident, "real_confident": real.confident,
             "share_of_real": r.confident / real.confident, "classes": r.classes,
-            "kl_uniform": None if math.isnan(r.kl_uniform) else r.kl_uniform, "scores": ev.scores, "floors": ev.floors,
+            "kl_uniform": None if math.isnan(r.kl_uniform) else r.kl_uniform,
+            "digit_judge_version": metrics.DIGIT_JUDGE_VERSION, "scores": ev.scores,
+            "floors": ev.floors,
             "D_x_last_quarter": sum(h["D_x"] for h in tail) / len(tail),
             "D_G_z_last_quarter": sum(h["D_G_z"] for h in tail) / len(tail),
             "warnings": [w.split(":")[0] for w in trainer.warnings_issued]}
@@ -99,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
             save_png(trainer.generate(sample_z(8, c.arch.latent_dim, seed=1)), strip, nrow=8)
             run["strip"] = strip.name
             results["runs"] = [r for r in results["runs"]
-                               if (r["setting"], r["loss"], r["seed"]) != (setting, loss, c.train.seed)]
+                               if (r["setting"], r["loss"], r["seed"])
+                               != (setting, loss, c.train.seed)]
             results["runs"].append(run)
             print(json.dumps(run), flush=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -7,12 +7,14 @@ one thread (measured per model and data set in a short pilot before the runs: th
 three means of 8 steps after 5 of warm-up, one thread; so each recipe gets the same compute.
 The `shapes` results in notebooks/results/r3gan_compare.json were made with an earlier pilot,
 one mean of 12 steps after 3 of warm-up, which the mnist-5k pilot replaced after it timed the
-same network (DCGAN's and LSGAN's) 0.21 and 0.16 s a step; each run records its pilot). Then 1,000 samples
-(latent seed 1) are scored:
+same network (DCGAN's and LSGAN's) 0.21 and 0.16 s a step; each run records its pilot). Then
+1,000 samples (latent seed 1) are scored:
 
 - by the course's judge for the data, as a share of the same judge's score on real held-out
   images (``ganlab.metrics.digit_recognition`` / ``shape_recognition``, and their calibrations);
-- by notebook 06's metrics (FD of judge features, density and coverage) with their real floors.
+- by notebook 06's metrics (FD of judge features, density and coverage) with their real floors;
+- by the second judge of ``scripts/second_judge.py`` (not shipped, never used to choose a
+  recipe), as a share of its own score on its held-out real data.
 
 Training seconds are recorded as they ran (two single-threaded runs at a time, ``train_many``):
 they say how the budgets compare, not how fast a model is (that is ``ganlab bench``'s job).
@@ -89,6 +91,11 @@ def score(trainer: Any) -> dict[str, Any]:
         out.update(judge="digit judge", recognised=r.confident, real_recognised=real.confident,
                    share_of_real=r.confident / real.confident, classes=r.classes,
                    kl_uniform=None if math.isnan(r.kl_uniform) else r.kl_uniform)
+        out.update(digit_judge_version=metrics.DIGIT_JUDGE_VERSION)
+    from second_judge import second_opinion  # scripts/second_judge.py, beside this file
+
+    second = second_opinion(x, trainer.config.data.name)
+    out.update(second_share_of_real=second.of_real, second_real=second.real_share)
     ev = evaluate(x, trainer.data, n=1000, swd=False)  # notebook 06's metrics, judge features
     history = trainer.history
     tail = history[-max(1, len(history) // 4):]
