@@ -238,15 +238,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 EVAL_HELP = """\
-Score a generator's samples against its training set: Fréchet distance, KID and density/coverage
-in the feature space of the data set's judge (ganlab.metrics; no download), ProGAN's sliced
-Wasserstein distance on image patches (16x16 and up), a data-copying test, and mode coverage for
-the 2-D mixtures. Beside each score: its real-data floor, the same metric for a disjoint half of
-the real data, i.e. what a perfect generator would get with this many samples. The last line is
-the protocol (sample count, reference split, feature network and weights hash, resize, seed):
-compare numbers only between results with the same protocol.
+Score a generator's samples against its training set: how many the data set's judge recognises,
+as a share of its score on held-out real data (recognised, of_real); Fréchet distance, KID and
+density/coverage in the feature space of the same judge (ganlab.metrics; no download),
+ProGAN's sliced Wasserstein distance on image patches (16x16 and up), a data-copying test, and
+mode coverage for the 2-D mixtures. Beside each score: its real-data floor, the same metric for
+a disjoint half of the real data, i.e. what a perfect generator would get with this many
+samples. The last line is the protocol (sample count, reference split, feature network and
+weights hash, resize, seed): compare numbers only between results with the same protocol.
 
-data sets with a judge: shapes (shape judge); 2-D points: ring8, grid25
+data sets with a judge: shapes (shape judge), mnist-5k (digit judge); 2-D points: ring8, grid25
 """
 
 

@@ -105,6 +105,11 @@ def test_eval_pretrained(capsys) -> None:
     code, out, err = run_cli(["eval", "pretrained:progan_shapes32", "--n", 50], capsys)
     assert code == 0, err
     assert "shapes 32px size 8192 seed 0 (training set)" in out and "resize none" in out
+    # The judge's verdict as a share of real, with held-out real shapes as its floor.
+    rows = {line.split()[0]: line.split()[1:3] for line in out.splitlines() if line.strip()}
+    assert float(rows["of_real"][1]) == 1.0 and 0.5 < float(rows["of_real"][0]) <= 1.05
+    assert float(rows["recognised"][1]) > 0.95
+    assert "judge: " in out and "of real (held-out real shapes at 32 px" in out
 
 
 @pytest.mark.parametrize(
