@@ -79,22 +79,18 @@ def score(trainer: Any) -> dict[str, Any]:
     from ganlab.training import sample_z
 
     x = trainer.generate(sample_z(1000, trainer.config.arch.latent_dim, seed=1))  # (N, C, R, R)
-    out: dict[str, Any] = {}
-    if trainer.config.data.name == "shapes":
-        r = metrics.shape_recognition(x)
-        real = metrics.shape_calibration(x.shape[-1])["real"]
-        out.update(judge="shape judge", recognised=r.recognised, real_recognised=real.recognised,
-                   share_of_real=r.recognised / real.recognised)
-    else:
-        r = metrics.digit_recognition(x)
-        real = metrics.digit_calibration(resolution=x.shape[-1])["real"]
-        out.update(judge="digit judge", recognised=r.confident, real_recognised=real.confident,
-                   share_of_real=r.confident / real.confident, classes=r.classes,
-                   kl_uniform=None if math.isnan(r.kl_uniform) else r.kl_uniform)
-        out.update(digit_judge_version=metrics.DIGIT_JUDGE_VERSION)
+    data = trainer.config.data.name
+    vs = metrics.recognition_vs_real(x, data)
+    out: dict[str, Any] = {"judge": "shape judge" if data == "shapes" else "digit judge",
+                           "recognised": vs.share, "real_recognised": vs.real_share,
+                           "share_of_real": vs.of_real}
+    if isinstance(vs.samples, metrics.DigitRecognition):
+        kl = vs.samples.kl_uniform
+        out.update(classes=vs.samples.classes, kl_uniform=None if math.isnan(kl) else kl,
+                   digit_judge_version=metrics.DIGIT_JUDGE_VERSION)
     from second_judge import second_opinion  # scripts/second_judge.py, beside this file
 
-    second = second_opinion(x, trainer.config.data.name)
+    second = second_opinion(x, data)
     out.update(second_share_of_real=second.of_real, second_real=second.real_share)
     ev = evaluate(x, trainer.data, n=1000, swd=False)  # notebook 06's metrics, judge features
     history = trainer.history
