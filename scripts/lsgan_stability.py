@@ -51,15 +51,20 @@ def score(trainer: Any) -> dict[str, Any]:
     from ganlab.training import sample_z
 
     x = trainer.generate(sample_z(1000, trainer.config.arch.latent_dim, seed=1))  # (N, 1, 32, 32)
-    r = metrics.digit_recognition(x)
-    real = metrics.digit_calibration(resolution=x.shape[-1])["real"]
+    vs = metrics.recognition_vs_real(x, "mnist-5k")
+    from second_judge import second_opinion  # scripts/second_judge.py, beside this file
+
+    second = second_opinion(x, "mnist-5k")
     ev = evaluate(x, trainer.data, n=1000, swd=False)  # notebook 06's metrics, judge features
     history = trainer.history
     tail = history[-max(1, len(history) // 4):]
-    return {"confident": r.confident, "real_confident": real.confident,
-            "share_of_real": r.confident / real.confident, "classes": r.classes,
-            "kl_uniform": None if math.isnan(r.kl_uniform) else r.kl_uniform,
-            "digit_judge_version": metrics.DIGIT_JUDGE_VERSION, "scores": ev.scores,
+    kl = vs.samples.kl_uniform
+    return {"confident": vs.share, "real_confident": vs.real_share,
+            "share_of_real": vs.of_real, "classes": vs.samples.classes,
+            "kl_uniform": None if math.isnan(kl) else kl,
+            "digit_judge_version": metrics.DIGIT_JUDGE_VERSION,
+            "second_share_of_real": second.of_real, "second_real": second.real_share,
+            "scores": ev.scores,
             "floors": ev.floors,
             "D_x_last_quarter": sum(h["D_x"] for h in tail) / len(tail),
             "D_G_z_last_quarter": sum(h["D_G_z"] for h in tail) / len(tail),
