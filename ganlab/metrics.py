@@ -636,8 +636,9 @@ class VersusReal:
 
     def __str__(self) -> str:
         what = "shapes" if self.data == "shapes" else "digits"
-        return (f"{self.samples}; {self.of_real:.2f} of real (held-out real {what} at "
-                f"{self.resolution} px: {100 * self.real_share:.1f}%)")
+        at = 32 if self.data == "shapes" else self.resolution  # the shape judge reads 32 px
+        return (f"{self.samples}; {self.of_real:.2f} of real (held-out real {what} at {at} px: "
+                f"{100 * self.real_share:.1f}%)")
 
 
 def _recognised(r: ShapeRecognition | DigitRecognition) -> float:

