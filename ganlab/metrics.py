@@ -613,13 +613,14 @@ JUDGED_DATA = ("shapes", "mnist-5k")  # the data sets whose judge reads single i
 @dataclass(frozen=True)
 class VersusReal:
     """A judge's reading of generated samples beside the same judge's reading of held-out real
-    data at the same resolution: a share of real (``of_real``) of 1 means "as recognisable as
-    the data", whatever the judge's own strictness."""
+    data (digits at the samples' resolution, shapes at the judge's 32 px): a share of real
+    (``of_real``) of 1 means "as recognisable as the data", whatever the judge's own strictness.
+    """
 
     data: str
     samples: ShapeRecognition | DigitRecognition
     real: ShapeRecognition | DigitRecognition
-    resolution: int  # the samples' resolution, at which the real data was read too
+    resolution: int  # the samples' resolution
 
     @property
     def share(self) -> float:
