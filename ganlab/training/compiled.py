@@ -60,8 +60,11 @@ from ganlab.files import cache_dir as ganlab_cache_dir
 # slower than eager for every family (DCGAN 64 px, ProGAN 32 px, both MLPs). Profiled later on
 # the same kind of machine, idle (docs/bench/profile.md, 2026-12-07), ProGAN's and the MLP's
 # compiled steps were again slower, but DCGAN's was faster (2,323 ms against 2,601 ms, a few
-# steps each): the two measurements disagree for DCGAN, so it has no entry (auto stays eager)
-# until `ganlab bench --compile on` measures its break-even on an idle machine. Profiled, the
+# steps each). `ganlab bench --compile on` on an idle machine (docs/bench/cpu-avx2-fp32.json)
+# then measured DCGAN's compiled step at 1.06x eager, repaid after 235 steps, and ProGAN's at
+# 0.70x eager. DCGAN still has no entry: the notebooks train smaller DCGANs (32 px, width 32,
+# batch 64) whose compiled step nobody has measured, and a faster step at 64 px says nothing
+# about one at 32 px (ProGAN's small convolutions lose). Profiled, the
 # generated elementwise kernels took longer than PyTorch's own: on AVX2 they store the masks
 # that LeakyReLU's backward needs byte by byte, where eager saves no mask.
 BREAK_EVEN_STEPS: dict[tuple[str, str, str], int | None] = {
