@@ -194,7 +194,9 @@ _R3GAN_REG_EVERY = {"tiny": 1, "default": 4, "full": 1}
 #   WGAN-GP, 16k/32k:                                           57.5%, 811 s
 #   least squares, 16k/32k (this default):                      81.3%, 532 s; seeds 1, 2: 66.0%,
 #                                                               80.1% (mean 75.8%)
-#   least squares, 32k/64k, EMA 0.999 (progan_shapes32's run):  90.8%, 1,147 s
+#   least squares, 32k/64k, EMA 0.999 (progan_shapes32 until 2026-12-07): 90.8%, 1,147 s
+#   the same, then 5,000 more steps at 32x32 (--steps 27000, 432k images; progan_shapes32
+#   since, both threads of an idle AMD EPYC without bf16, float32): 94.0%, 1,572 s
 # Reproduce: scripts/recipe_quality.py --model progan --data shapes --seeds 0 1 2 [--set ...].
 _PROGAN_LOSS = {
     "tiny": LossConfig("least_squares", a=0.0, b=1.0, c=1.0),

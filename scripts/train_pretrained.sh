@@ -20,7 +20,7 @@ declare -A COMMANDS=(
   [dcgan_mnist32]="ganlab train dcgan --data mnist-5k --resolution 32 --profile default --seed 0 --steps 10000 --lr-g 1e-3 --lr-d 5e-4 --ema 0.999"
   [dcgan_shapes64]="ganlab train dcgan --data shapes --resolution 64 --profile default --seed 0 --steps 7000 --lr-g 1e-3 --lr-d 5e-4 --ema 0.999"
   [r3gan_shapes32]="ganlab train r3gan --data shapes --resolution 32 --profile default --seed 0 --steps 7000 --ema 0.999"
-  [progan_shapes32]="ganlab train progan --data shapes --resolution 32 --profile default --seed 0 --loss least_squares --ema 0.999 --set arch.images_per_fade=32000 --set arch.images_per_stable=64000"
+  [progan_shapes32]="ganlab train progan --data shapes --resolution 32 --profile default --seed 0 --steps 27000 --loss least_squares --ema 0.999 --set arch.images_per_fade=32000 --set arch.images_per_stable=64000"
 )
 NAMES=("$@")
 if [ ${#NAMES[@]} -eq 0 ]; then NAMES=(dcgan_digits32 dcgan_mnist32 dcgan_shapes64 progan_shapes32 r3gan_shapes32); fi
