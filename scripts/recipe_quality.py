@@ -72,7 +72,8 @@ def score(trainer: Trainer, second: bool = False) -> dict[str, Any]:
         from ganlab.evaluation import Evaluator
 
         if name not in _EVALUATORS:
-            _EVALUATORS[name] = Evaluator(trainer.data, n=1000, swd=False)
+            _EVALUATORS[name] = Evaluator(trainer.data, n=min(1000, len(trainer.data) // 2),
+                                          swd=False)  # tiny data sets are smaller
         ev = _EVALUATORS[name](x)
         for key in ("of_real", "FD", "density", "coverage"):
             if key in ev.scores:
