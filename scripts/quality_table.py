@@ -20,7 +20,7 @@ import argparse
 import json
 import statistics
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,23 +43,25 @@ class Row:
     targets: dict[str, tuple[str, float | str]] = field(default_factory=dict)
 
 
-_RQ = "python scripts/recipe_quality.py --second --seeds 0 1 2"
+def _recipe(where: str, name: str, key: str, models: str, data: str, targets: dict) -> Row:
+    """A notebook row: ``scripts/recipe_quality.py`` over seeds 0-2 into notebooks/results/."""
+    source = f"notebooks/results/{name}.json"
+    return Row(where, source, key, f"python scripts/recipe_quality.py --second --seeds 0 1 2 "
+               f"--model {models} --data {data} --out {source}", targets)
+
+
 ROWS = (
-    Row("01 Vanilla GAN, mnist-5k", "notebooks/results/quality_vanilla_mnist.json", "vanilla",
-        f"{_RQ} --model vanilla --data mnist-5k --out notebooks/results/quality_vanilla_mnist.json",
-        {"of_real": (">=", 0.65), "classes": (">=", 9)}),
-    Row("02 DCGAN, mnist-5k", "notebooks/results/lsgan_vs_dcgan.json", "dcgan",
-        f"{_RQ} --model dcgan lsgan --data mnist-5k --out notebooks/results/lsgan_vs_dcgan.json",
-        {"of_real": (">=", 0.75), "classes": (">=", 10), "kl_uniform": ("<=", 0.05),
-         "coverage": (">=", 0.5)}),
-    Row("02 DCGAN, shapes", "notebooks/results/quality_dcgan_shapes.json", "dcgan",
-        f"{_RQ} --model dcgan --data shapes --out notebooks/results/quality_dcgan_shapes.json",
-        {"of_real": (">=", 0.75), "density": (">=", 0.5), "coverage": (">=", 0.5)}),
-    Row("03 LSGAN, mnist-5k (same data and budget as 02)", "notebooks/results/lsgan_vs_dcgan.json",
-        "lsgan", "(the 02 DCGAN, mnist-5k command)", {"of_real": (">=", "mean:dcgan")}),
-    Row("04 ProGAN, shapes", "notebooks/results/quality_progan_shapes.json", "progan",
-        f"{_RQ} --model progan --data shapes --out notebooks/results/quality_progan_shapes.json",
-        {"of_real": (">=", 0.80), "coverage": (">=", 0.5)}),
+    _recipe("01 Vanilla GAN, mnist-5k", "quality_vanilla_mnist", "vanilla", "vanilla",
+            "mnist-5k", {"of_real": (">=", 0.65), "classes": (">=", 9)}),
+    _recipe("02 DCGAN, mnist-5k", "lsgan_vs_dcgan", "dcgan", "dcgan lsgan", "mnist-5k",
+            {"of_real": (">=", 0.75), "classes": (">=", 10), "kl_uniform": ("<=", 0.05),
+             "coverage": (">=", 0.5)}),
+    _recipe("02 DCGAN, shapes", "quality_dcgan_shapes", "dcgan", "dcgan", "shapes",
+            {"of_real": (">=", 0.75), "density": (">=", 0.5), "coverage": (">=", 0.5)}),
+    _recipe("03 LSGAN, mnist-5k (same data and budget as 02)", "lsgan_vs_dcgan", "lsgan",
+            "dcgan lsgan", "mnist-5k", {"of_real": (">=", "mean:dcgan")}),
+    _recipe("04 ProGAN, shapes", "quality_progan_shapes", "progan", "progan", "shapes",
+            {"of_real": (">=", 0.80), "coverage": (">=", 0.5)}),
     Row("shipped `dcgan_mnist32`", PRETRAINED, "dcgan_mnist32",
         "python scripts/score_pretrained.py",
         {"of_real": (">=", 0.92), "classes": (">=", 10), "kl_uniform": ("<=", 0.05),
@@ -90,8 +92,12 @@ def runs_of(row: Row, root: Path = ROOT) -> list[dict]:
     return runs
 
 
+def _values(runs: list[dict], key: str) -> list[float]:
+    return [r[key] for r in runs if r.get(key) is not None]
+
+
 def mean_of(runs: list[dict], key: str) -> float | None:
-    values = [r[key] for r in runs if r.get(key) is not None]
+    values = _values(runs, key)
     return statistics.fmean(values) if values else None
 
 
@@ -100,8 +106,7 @@ def verdicts(row: Row, runs: list[dict], root: Path = ROOT) -> dict[str, tuple[f
     out = {}
     for key, (op, bound) in row.targets.items():
         if isinstance(bound, str):
-            other = bound.removeprefix("mean:")
-            bound = mean_of(runs_of(Row(row.where, row.source, other, row.command), root), key)
+            bound = mean_of(runs_of(replace(row, key=bound.removeprefix("mean:")), root), key)
         value = mean_of(runs, key)
         if value is None:
             raise ValueError(f"{row.source}: no {key!r} in the runs of {row.key!r}")
@@ -110,7 +115,7 @@ def verdicts(row: Row, runs: list[dict], root: Path = ROOT) -> dict[str, tuple[f
 
 
 def _cell(runs: list[dict], key: str) -> str:
-    values = [r[key] for r in runs if r.get(key) is not None]
+    values = _values(runs, key)
     if not values:
         return ""
     fmt = (lambda v: f"{v:.0f}") if key in ("FD", "classes") else (lambda v: f"{v:.3f}")
@@ -145,7 +150,7 @@ def render(root: Path = ROOT) -> str:
         seeds = ", ".join(str(r["seed"]) for r in runs)
         lines.append("| " + " | ".join([row.where, seeds] + [_cell(runs, k) for k, _ in COLUMNS]
                                        + [_floors(runs[0]), targets, met]) + " |")
-    sources = sorted({(row.source, row.command) for row in ROWS if not row.command.startswith("(")})
+    sources = sorted({(row.source, row.command) for row in ROWS})
     return "\n".join([
         "# Quality: every run against its target",
         "",
