@@ -689,3 +689,22 @@ def recognition_vs_real(samples: torch.Tensor, data: str) -> VersusReal:
         if key not in _REAL_READINGS:
             _REAL_READINGS[key] = digit_calibration(resolution=resolution)["real"]
     return VersusReal(data, read, _REAL_READINGS[key], resolution)
+
+
+def live_pixels(samples: torch.Tensor, bound: float = 0.99) -> float:
+    """Share of a tanh generator's output values that can still move: ``|x| < bound``.
+
+    Every gradient G receives passes through its output tanh, whose derivative at an output x is
+    ``1 - x**2`` (0.02 at the default bound 0.99). Pixels pinned at -1 or 1 pass almost nothing
+    back, so a G whose outputs are nearly all pinned has stopped learning, whatever its loss
+    asks. Compare with the same share of real images: MNIST's black background is at -1 too.
+    """
+    if not isinstance(samples, torch.Tensor) or not samples.is_floating_point():
+        got = samples.dtype if isinstance(samples, torch.Tensor) else type(samples).__name__
+        raise ValueError(f"expected a float tensor of generator outputs in [-1, 1], got {got}")
+    if samples.numel() == 0:
+        raise ValueError("no samples: live_pixels needs at least one output value")
+    if not 0.0 < bound < 1.0:
+        raise ValueError(f"bound must be in (0, 1) (tanh's outputs reach neither -1 nor 1), "
+                         f"got {bound}")
+    return (samples.detach().abs() < bound).float().mean().item()

@@ -5,7 +5,9 @@ Each setting trains notebook 02's DCGAN networks twice per seed, with the regula
 non-saturating loss and with least squares (0-1 targets); nothing else differs. Every run is
 scored on 1,000 samples (latent seed 1) by the course's digit judge (share confident, its share
 of the judge's score on real held-out digits, classes, KL to uniform) and by notebook 06's
-density and coverage against the training set, with their real-data floors. Results go to a JSON
+density and coverage against the training set, with their real-data floors, and by the share of
+G's output pixels that tanh still lets a gradient through (``ganlab.metrics.live_pixels``; runs
+recorded before it was added lack it). Results go to a JSON
 file (notebook 03 renders it) and an 8-sample strip per run to a PNG beside it.
 
     python scripts/lsgan_stability.py --settings no-bn-rmsprop --seeds 0 1 2 \
@@ -66,6 +68,8 @@ def score(trainer: Any) -> dict[str, Any]:
             "second_share_of_real": second.of_real, "second_real": second.real_share,
             "scores": ev.scores,
             "floors": ev.floors,
+            # tanh's gradient 1 - x^2 gates every gradient G gets (ganlab.metrics.live_pixels)
+            "live_pixels": metrics.live_pixels(x),
             "D_x_last_quarter": sum(h["D_x"] for h in tail) / len(tail),
             "D_G_z_last_quarter": sum(h["D_G_z"] for h in tail) / len(tail),
             "warnings": [w.split(":")[0] for w in trainer.warnings_issued]}

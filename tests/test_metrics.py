@@ -460,3 +460,32 @@ def test_recognition_vs_real_errors() -> None:
     assert metrics.recognisable("mnist-5k", 28) and not metrics.recognisable("shapes", 16)
     nothing = metrics.ShapeRecognition(0.0, {}, 1.0, 10)
     assert math.isnan(metrics.VersusReal("shapes", nothing, nothing, 32).of_real)
+
+
+def test_live_pixels_counts_outputs_tanh_still_passes_gradient_through():
+    # tanh outputs of pre-activations 0, 1, 2.5 and 3 (|x| 0, 0.76, 0.987, 0.995) and +-20
+    pre = torch.tensor([0.0, 1.0, -2.5, 3.0, 20.0, -20.0])
+    x = torch.tanh(pre).view(1, 1, 2, 3)
+    assert metrics.live_pixels(x) == pytest.approx(3 / 6)
+    assert metrics.live_pixels(x, bound=0.5) == pytest.approx(1 / 6)
+    # the definition: tanh's derivative 1 - x^2 is above 1 - bound^2 exactly where |x| < bound
+    gate = 1 - x ** 2
+    assert metrics.live_pixels(x) == pytest.approx((gate > 1 - 0.99 ** 2).float().mean().item())
+    blank = -torch.ones(4, 1, 8, 8)  # a collapsed G: every pixel pinned at black
+    assert metrics.live_pixels(blank) == 0.0
+
+
+@pytest.mark.parametrize("bad, match", [
+    (torch.zeros(2, 3, dtype=torch.long), "float tensor"),
+    ([0.0, 0.5], "float tensor"),
+    (torch.zeros(0), "no samples"),
+])
+def test_live_pixels_rejects_bad_input(bad, match):
+    with pytest.raises(ValueError, match=match):
+        metrics.live_pixels(bad)
+
+
+@pytest.mark.parametrize("bound", [0.0, 1.0, 1.5])
+def test_live_pixels_rejects_a_bound_outside_the_open_unit_interval(bound):
+    with pytest.raises(ValueError, match=r"bound must be in \(0, 1\)"):
+        metrics.live_pixels(torch.zeros(3), bound=bound)
