@@ -18,6 +18,10 @@ PacGAN (Lin et al., 2018) report it: a sample is *high quality* if it lies withi
 deviations of its nearest mode centre; a mode is *captured* if it holds at least
 ``min_fraction`` of the expected share of high-quality samples (PacGAN counts a mode when it
 receives at least 20 samples out of 2,500; the default here is that same share).
+
+Live pixels (:func:`live_pixels`): the share of a tanh generator's outputs that can still pass a
+gradient back, to tell a G that has stopped learning (every pixel pinned at -1 or 1) from one
+that is still moving.
 """
 
 from __future__ import annotations
